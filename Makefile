@@ -1,0 +1,37 @@
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test lint typecheck pytest demo bench soak clean install uninstall
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check agent tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict agent
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+demo: $(STAMP)
+	$(BIN)/event-agent demo
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+soak: $(STAMP)
+	$(BIN)/pytest -q -m slow tests/soak
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

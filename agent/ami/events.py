@@ -1,0 +1,77 @@
+"""What travels from the AMI connection to the pump: events and connection changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class AmiEvent:
+    """One AMI event as received: its headers (first occurrence of each), channel variables and receive time.
+
+    `variables` holds `ChanVariable: NAME=value` headers, `dest_variables` the `DestChanVariable` ones.
+    `received_at` is the local receive time in epoch seconds (for replay: see agent.ami.trace).
+    """
+
+    headers: Mapping[str, str]
+    received_at: float
+    variables: Mapping[str, str] = field(default=_EMPTY)
+    dest_variables: Mapping[str, str] = field(default=_EMPTY)
+
+    @property
+    def name(self) -> str:
+        return self.headers.get("Event", "")
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.headers.get(key, default)
+
+    @property
+    def timestamp(self) -> float | None:
+        """The `Timestamp` header (timestampevents = yes) as epoch seconds, if present and valid."""
+        raw = self.headers.get("Timestamp")
+        if not raw:
+            return None
+        try:
+            return float(raw)
+        except ValueError:
+            return None
+
+    @property
+    def time(self) -> float:
+        """When the event happened: its Timestamp, else the receive time."""
+        stamp = self.timestamp
+        return self.received_at if stamp is None else stamp
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLost:
+    """The AMI link went down at `at` (epoch seconds); events may have been missed."""
+
+    at: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionUp:
+    """Logged in again at `at`; `channels` is the CoreShowChannels snapshot (one header map per channel).
+
+    `resync_at` is the resync moment: the Timestamp of the last event before the response, else the receive time.
+    """
+
+    at: float
+    resync_at: float
+    channels: tuple[Mapping[str, str], ...]
+
+
+AmiMessage = AmiEvent | ConnectionLost | ConnectionUp
+
+
+def uniqueid_epoch(uniqueid: str) -> float | None:
+    """The creation epoch encoded in a Uniqueid (`[system-]epoch.seq`), or None."""
+    tail = uniqueid.rsplit("-", 1)[-1]
+    head = tail.split(".", 1)[0]
+    return float(head) if head.isdigit() else None

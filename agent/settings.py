@@ -1,0 +1,153 @@
+"""Settings from the environment (prefix EVENT_AGENT_, nested with __) or an env file.
+
+Built once at start and passed down. Invalid values raise SettingsError with one plain line per problem;
+the CLI turns that into exit status 78 (EX_CONFIG), which systemd is told not to restart on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent.mapping.config import DEFAULT_EXTENSION_PATTERN, MappingConfig
+
+EX_CONFIG = 78
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class SettingsError(Exception):
+    """The settings are invalid; `problems` holds one readable line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AmiSettings(_Section):
+    """How to reach the Asterisk Manager Interface."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=1, le=65535)
+    username: str = "event-agent"
+    secret: SecretStr = SecretStr("")
+    ping_interval: Seconds = 10.0
+    connect_timeout: Seconds = 5.0
+    reconnect_min: Seconds = 0.5
+    reconnect_max: Seconds = 30.0
+
+
+class AdminSettings(_Section):
+    """The local admin API and web page."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8088, ge=0, le=65535)
+    token: SecretStr | None = None
+
+
+class MappingSettings(_Section):
+    """How AMI channels map to extensions, trunks, tenants and local time."""
+
+    extension_pattern: str = DEFAULT_EXTENSION_PATTERN
+    trunk_pattern: str | None = None
+    extension_map: dict[str, str] = Field(default_factory=dict)
+    timezone: str = "UTC"
+    tenant: str = ""
+    tenant_pattern: str | None = None
+    stuck_call_timeout: Seconds = 4 * 3600.0
+
+    @field_validator("extension_pattern", "trunk_pattern", "tenant_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def compile(self) -> MappingConfig:
+        return MappingConfig(
+            extension_pattern=re.compile(self.extension_pattern),
+            trunk_pattern=re.compile(self.trunk_pattern) if self.trunk_pattern else None,
+            extension_map=MappingProxyType(dict(self.extension_map)),
+            timezone=self.timezone,
+            tenant=self.tenant,
+            tenant_pattern=re.compile(self.tenant_pattern) if self.tenant_pattern else None,
+            stuck_call_seconds=self.stuck_call_timeout,
+        )
+
+
+class DeliverySettings(_Section):
+    """Webhook delivery: concurrency, timeouts, retry profiles, activity retention, shutdown drain."""
+
+    concurrency: int = Field(20, ge=1, le=1000)
+    connect_timeout: Seconds = 5.0
+    total_timeout: Seconds = 15.0
+    live_retry_window: Seconds = 30.0
+    final_retry_window: Seconds = 86400.0
+    retry_initial_delay: Seconds = 1.0
+    retry_max_delay: Seconds = 900.0
+    activity_retention_days: int = Field(30, ge=1)
+    drain_grace_period: Seconds = 10.0
+
+
+def _default_state_dir() -> Path:
+    return Path(os.environ.get("STATE_DIRECTORY", "state"))
+
+
+class Settings(BaseSettings):
+    """Every setting of the agent. See README.md, "Settings"."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="EVENT_AGENT_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    log_level: str = "INFO"
+    ami: AmiSettings = AmiSettings()
+    admin: AdminSettings = AdminSettings()
+    mapping: MappingSettings = MappingSettings()
+    delivery: DeliverySettings = DeliverySettings()
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+
+def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from the environment (and `env_file`), or raise SettingsError."""
+    if env_file is not None and not env_file.is_file():
+        raise SettingsError([f"env file {env_file} does not exist"])
+    try:
+        return Settings(_env_file=env_file, **overrides)
+    except ValidationError as exc:
+        raise SettingsError([_describe(error) for error in exc.errors()]) from None
+
+
+def _describe(error: Any) -> str:
+    path = "__".join(str(part) for part in error["loc"]).upper()
+    return f"EVENT_AGENT_{path}: {error['msg']}"

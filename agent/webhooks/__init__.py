@@ -1,0 +1,1 @@
+"""Actions: templating, request building, outbox, retry policy, sender, activity, Postman import."""
