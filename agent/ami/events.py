@@ -19,8 +19,8 @@ class AmiEvent:
 
     headers: Mapping[str, str]
     received_at: float
-    variables: Mapping[str, str] = field(default=_EMPTY)
-    dest_variables: Mapping[str, str] = field(default=_EMPTY)
+    variables: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    dest_variables: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
     @property
     def name(self) -> str:
