@@ -1,0 +1,180 @@
+"""What the store returns and takes: frozen records, and the JSON codecs of actions and rendered requests.
+
+No SQL here (that is agent/store.py); these are plain data shared by the store, the sender and the admin API.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from agent.webhooks.model import Action, Auth, Body, KeyValue, Method, RenderedRequest
+
+Profile = Literal["live", "final"]
+OutboxState = Literal["pending", "delivered", "failed", "expired"]
+
+
+class StoreError(Exception):
+    """Base of the errors the admin API maps to status codes."""
+
+
+class NotFound(StoreError):
+    """The addressed row does not exist (404)."""
+
+
+class Conflict(StoreError):
+    """The write would break a uniqueness rule or touch something read-only (409)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A predefined system event: its bindings and whether it is active."""
+
+    key: str
+    name: str
+    description: str
+    active: bool
+    action_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A call rate: numbers starting with `prefix` cost `connection_fee` + `price_per_minute` (decimal strings)."""
+
+    prefix: str
+    price_per_minute: str
+    connection_fee: str = "0"
+    minimum_s: int = 0
+    increment_s: int = 1
+    description: str = ""
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """One outbox row to enqueue: a rendered request for one (system event, action)."""
+
+    event_id: str
+    event: str
+    call_id: str
+    action_id: int
+    action_name: str
+    request: RenderedRequest
+    profile: Profile
+    next_attempt_at: float
+    expires_at: float
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A stored outbox row. `seq` orders the rows of one (call_id, action_id) in emission order."""
+
+    id: int
+    seq: int
+    event_id: str
+    event: str
+    call_id: str
+    action_id: int
+    action_name: str
+    request: RenderedRequest
+    profile: Profile
+    attempts: int
+    next_attempt_at: float
+    expires_at: float
+    state: OutboxState
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class NewActivity:
+    """One delivery attempt (or a Save & Test), as recorded in the activity log."""
+
+    action: str
+    action_id: int | None
+    event: str
+    call_id: str
+    attempt: int
+    status: int
+    message: str
+    duration_ms: float
+    date: float
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    id: int
+    action: str
+    action_id: int | None
+    event: str
+    call_id: str
+    attempt: int
+    status: int
+    message: str
+    duration_ms: float
+    date: float
+
+
+def pairs_to_json(pairs: tuple[KeyValue, ...]) -> list[dict[str, str]]:
+    return [{"key": kv.key, "value": kv.value} for kv in pairs]
+
+
+def pairs_from_json(items: list[dict[str, str]]) -> tuple[KeyValue, ...]:
+    return tuple(KeyValue(str(item["key"]), str(item["value"])) for item in items)
+
+
+def action_parts_to_json(action: Action) -> str:
+    """The structured parts of an action (query, headers, body, auth) as one JSON document."""
+    body, auth = action.body, action.auth
+    doc = {
+        "query": pairs_to_json(action.query),
+        "headers": pairs_to_json(action.headers),
+        "body": {"type": body.type, "fields": pairs_to_json(body.fields), "raw": body.raw,
+                 "content_type": body.content_type},
+        "auth": {"type": auth.type, "key": auth.key, "value": auth.value, "place": auth.place,
+                 "username": auth.username, "password": auth.password, "token": auth.token},
+    }
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def action_from_row(row: Any) -> Action:
+    """An Action from a stored row (id, name, description, method, url, timeout_s, parts)."""
+    doc = json.loads(row["parts"])
+    body, auth = doc["body"], doc["auth"]
+    return Action(
+        id=int(row["id"]),
+        name=row["name"],
+        description=row["description"],
+        method=cast(Method, row["method"]),
+        url=row["url"],
+        timeout_s=row["timeout_s"],
+        query=pairs_from_json(doc["query"]),
+        headers=pairs_from_json(doc["headers"]),
+        body=Body(type=body["type"], fields=pairs_from_json(body["fields"]), raw=body["raw"],
+                  content_type=body["content_type"]),
+        auth=Auth(type=auth["type"], key=auth["key"], value=auth["value"], place=auth["place"],
+                  username=auth["username"], password=auth["password"], token=auth["token"]),
+    )
+
+
+def request_to_json(request: RenderedRequest) -> str:
+    return json.dumps({
+        "method": request.method,
+        "url": request.url,
+        "headers": [list(pair) for pair in request.headers],
+        "body": base64.b64encode(request.body).decode("ascii"),
+        "timeout_s": request.timeout_s,
+    })
+
+
+def request_from_json(text: str) -> RenderedRequest:
+    doc = json.loads(text)
+    return RenderedRequest(
+        method=doc["method"],
+        url=doc["url"],
+        headers=tuple((str(k), str(v)) for k, v in doc["headers"]),
+        body=base64.b64decode(doc["body"]),
+        timeout_s=doc["timeout_s"],
+    )
