@@ -1,0 +1,270 @@
+"""Building the HTTP request of an action from parameter values (DESIGN.md §5). Pure: no I/O, never raises.
+
+Encoding rules (documented in docs/README-actions.md):
+- URL scheme and host (everything before the first `/` after `scheme://`): values substituted as they are,
+  minus whitespace and control characters, so `{{IP}}` may carry `host:port` and `{{baseUrl}}` a whole base.
+- URL path: values are percent-encoded except `/` and the RFC 3986 sub-delimiters, so a parameter may carry a
+  sub-path (`{{prefix}}` = `api/v2`). Literal path text is kept, with unsafe characters percent-encoded.
+- Query (a query string left in the URL, then the query list, then an api_key in the query): keys and values
+  are percent-encoded after substitution (`%20` for space). An entry whose value is empty as written is a flag
+  (`?debug`); a value that becomes empty after substitution gives `key=`. The fragment is dropped.
+- Headers: substituted; names keep only token characters (a header whose name ends up empty is dropped);
+  control characters (CR, LF, ...) in values become a space and the value is trimmed.
+- Auth header (basic, bearer, api_key in header) replaces explicit headers of the same name.
+- Raw body: a JSON content type (`application/json`, `text/json`, `*/*+json`) JSON-string-escapes each value;
+  other types substitute plainly. Content-Type is the raw content type (default `text/plain`) unless a
+  Content-Type header is given. x-www-form-urlencoded: `+` for space, explicit Content-Type wins.
+  form-data: multipart with a boundary derived from the SHA-256 of the parts, so the same values always give
+  the same bytes; its Content-Type always carries that boundary and replaces an explicit one.
+- Values with lone surrogates are made valid text (U+FFFD) first.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Callable, Collection, Mapping
+from urllib.parse import quote, quote_plus, unquote_plus
+
+from agent.webhooks.model import Action, Auth, Body, KeyValue, RenderedRequest
+from agent.webhooks.template import TAG_RE, substitute
+
+Header = tuple[str, str]
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_HOST_JUNK_RE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_NOT_TOKEN_RE = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_PATH_SAFE = "/:@!$&'()*+,;="
+_PATH_LITERAL_SAFE = _PATH_SAFE + "%"
+
+
+def clean_text(text: str) -> str:
+    """`text` with lone surrogates replaced, so it always encodes to UTF-8."""
+    return _SURROGATE_RE.sub("\ufffd", text)
+
+
+def split_url_query(url: str) -> tuple[str, tuple[KeyValue, ...]]:
+    """Split a (templated) URL into its base and its decoded query entries; the fragment is dropped."""
+    base, _, query = url.split("#", 1)[0].partition("?")
+    entries = []
+    for piece in query.split("&"):
+        key, _, value = piece.partition("=")
+        if key or value:
+            entries.append(KeyValue(unquote_plus(key), unquote_plus(value)))
+    return base, tuple(entries)
+
+
+def is_json_type(content_type: str) -> bool:
+    """True for application/json, text/json and any `+json` media type."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in {"application/json", "text/json"} or media.endswith("+json")
+
+
+def json_escape(value: str) -> str:
+    """`value` escaped to sit inside a JSON string literal."""
+    return json.dumps(value, ensure_ascii=False)[1:-1]
+
+
+def header_name(name: str) -> str:
+    """Only the token characters of `name`."""
+    return _NOT_TOKEN_RE.sub("", name)
+
+
+def header_value(value: str) -> str:
+    """`value` with each run of control characters turned into a space, trimmed."""
+    return _CONTROL_RE.sub(" ", value).strip()
+
+
+def _sub(text: str, values: Mapping[str, str], escape: Callable[[str], str] | None = None) -> str:
+    return substitute(clean_text(text), values, escape)
+
+
+def _split_authority(url: str) -> tuple[str, str]:
+    """`scheme://host` and the path, splitting at the first `/` that is not inside a tag."""
+    scheme = _SCHEME_RE.match(url)
+    start = scheme.end() if scheme else 0
+    position = start
+    for match in TAG_RE.finditer(url, start):
+        slash = url.find("/", position, match.start())
+        if slash >= 0:
+            return url[:slash], url[slash:]
+        position = match.end()
+    slash = url.find("/", position)
+    return (url, "") if slash < 0 else (url[:slash], url[slash:])
+
+
+def _path(template: str, values: Mapping[str, str]) -> str:
+    pieces, position = [], 0
+    for match in TAG_RE.finditer(template):
+        pieces.append(quote(template[position : match.start()], safe=_PATH_LITERAL_SAFE))
+        pieces.append(quote(values.get(match.group(1), ""), safe=_PATH_SAFE))
+        position = match.end()
+    pieces.append(quote(template[position:], safe=_PATH_LITERAL_SAFE))
+    return "".join(pieces)
+
+
+def _query_pair(entry: KeyValue, values: Mapping[str, str]) -> str:
+    key = quote(_sub(entry.key, values), safe="")
+    if entry.value == "":
+        return key
+    return f"{key}={quote(_sub(entry.value, values), safe='')}"
+
+
+def _render_url(action: Action, values: Mapping[str, str]) -> str:
+    """The full encoded URL of an action (query string, query list, then an api_key placed in the query)."""
+    base, url_query = split_url_query(_CONTROL_RE.sub("", clean_text(action.url)))
+    authority, path = _split_authority(base)
+    host = _HOST_JUNK_RE.sub("", _sub(authority, values))
+    entries = (*url_query, *action.query, *_auth_query(action.auth))
+    query = "&".join(_query_pair(entry, values) for entry in entries)
+    return host + _path(path, values) + (f"?{query}" if query else "")
+
+
+def _auth_query(auth: Auth) -> tuple[KeyValue, ...]:
+    if auth.type == "api_key" and auth.place == "query" and auth.key:
+        return (KeyValue(auth.key, auth.value),)
+    return ()
+
+
+def _auth_header(auth: Auth, values: Mapping[str, str]) -> Header | None:
+    if auth.type == "basic":
+        pair = f"{_sub(auth.username, values)}:{_sub(auth.password, values)}".encode()
+        return "Authorization", "Basic " + base64.b64encode(pair).decode("ascii")
+    if auth.type == "bearer":
+        return "Authorization", "Bearer " + _sub(auth.token, values)
+    if auth.type == "api_key" and auth.place == "header":
+        return _sub(auth.key, values), _sub(auth.value, values)
+    return None
+
+
+def _clean_header(name: str, value: str) -> Header:
+    return header_name(name), header_value(value)
+
+
+def _render_headers(action: Action, values: Mapping[str, str]) -> list[Header]:
+    """Explicit headers then the auth header, substituted and cleaned; auth replaces a same-named header."""
+    headers = [_clean_header(_sub(h.key, values), _sub(h.value, values)) for h in action.headers]
+    auth = _auth_header(action.auth, values)
+    if auth is not None:
+        auth = _clean_header(*auth)
+        headers = [h for h in headers if h[0].lower() != auth[0].lower()]
+        headers.append(auth)
+    return [h for h in headers if h[0]]
+
+
+def _urlencoded(fields: tuple[KeyValue, ...], values: Mapping[str, str]) -> bytes:
+    pairs = (f"{_form(f.key, values)}={_form(f.value, values)}" for f in fields)
+    return "&".join(pairs).encode("ascii")
+
+
+def _form(text: str, values: Mapping[str, str]) -> str:
+    return quote_plus(_sub(text, values), safe="")
+
+
+def _part_name(name: str) -> str:
+    return name.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
+
+
+def _multipart(fields: list[Header]) -> tuple[bytes, str]:
+    """A multipart/form-data body of text parts and its boundary, derived from the parts' content."""
+    parts = [
+        f'Content-Disposition: form-data; name="{_part_name(key)}"\r\n\r\n{value}'.encode() for key, value in fields
+    ]
+    salt = 0
+    while True:
+        digest = hashlib.sha256(b"\0".join(parts) + str(salt).encode()).hexdigest()[:32]
+        boundary = f"eventagent-{digest}"
+        if not any(boundary.encode() in part for part in parts):
+            break
+        salt += 1
+    dash = b"--" + boundary.encode()
+    body = b"".join(dash + b"\r\n" + part + b"\r\n" for part in parts) + dash + b"--\r\n"
+    return body, boundary
+
+
+def _render_body(body: Body, values: Mapping[str, str]) -> tuple[bytes, str | None, bool]:
+    """The body bytes, the Content-Type it implies, and whether that type must replace an explicit one."""
+    if body.type == "raw":
+        content_type = header_value(_sub(body.content_type, values)) or "text/plain"
+        escape = json_escape if is_json_type(content_type) else None
+        return _sub(body.raw, values, escape).encode(), content_type, False
+    if body.type == "x-www-form-urlencoded":
+        return _urlencoded(body.fields, values), "application/x-www-form-urlencoded", False
+    if body.type == "form-data":
+        data, boundary = _multipart([(_sub(f.key, values), _sub(f.value, values)) for f in body.fields])
+        return data, f"multipart/form-data; boundary={boundary}", True
+    return b"", None, False
+
+
+def render(action: Action, values: Mapping[str, str]) -> RenderedRequest:
+    """The request an action sends with these parameter values (undefined tags become empty)."""
+    clean = {tag: clean_text(value) for tag, value in values.items()}
+    headers = _render_headers(action, clean)
+    data, content_type, force = _render_body(action.body, clean)
+    if content_type is not None:
+        explicit = any(name.lower() == "content-type" for name, _ in headers)
+        if force or not explicit:
+            headers = [h for h in headers if h[0].lower() != "content-type"]
+            headers.append(("Content-Type", content_type))
+    return RenderedRequest(action.method, _render_url(action, clean), tuple(headers), data, action.timeout_s)
+
+
+MASK = "***"
+
+
+def mask_values(values: Mapping[str, str], secret_tags: Collection[str]) -> dict[str, str]:
+    """`values` with the secret ones replaced by a mask: render with these for a dry run shown to people."""
+    return {tag: MASK if tag in secret_tags and value else value for tag, value in values.items()}
+
+
+def auth_secrets(action: Action, values: Mapping[str, str]) -> set[str]:
+    """The substituted credentials of an action (token, password, api key value), to redact from logs."""
+    auth = action.auth
+    texts = {"bearer": (auth.token,), "basic": (auth.password,), "api_key": (auth.value,)}.get(auth.type, ())
+    return {secret for text in texts if (secret := _sub(text, values))}
+
+
+def _variants(secret: str) -> list[str]:
+    """How a secret can appear in a rendered request: as is, percent-encoded, form-encoded, JSON-escaped."""
+    forms = {secret, quote(secret, safe=""), quote(secret, safe=_PATH_SAFE), quote_plus(secret, safe="")}
+    forms |= {json_escape(secret), header_value(secret)}
+    return sorted((form for form in forms if form), key=len, reverse=True)
+
+
+def _mask_text(text: str, variants: list[str]) -> str:
+    for variant in variants:
+        text = text.replace(variant, MASK)
+    return text
+
+
+def _mask_header(name: str, value: str, variants: list[str], secrets: Collection[str]) -> Header:
+    if name.lower() == "authorization" and value[:6].lower() == "basic ":
+        decoded = _basic_credentials(value[6:])
+        if any(secret in decoded for secret in secrets):
+            return name, "Basic " + MASK
+    return name, _mask_text(value, variants)
+
+
+def _basic_credentials(encoded: str) -> str:
+    try:
+        return base64.b64decode(encoded.strip(), validate=True).decode("utf-8", "replace")
+    except binascii.Error:
+        return ""
+
+
+def redact(request: RenderedRequest, secrets: Collection[str]) -> RenderedRequest:
+    """The request with every occurrence of the secret values masked in URL, headers and body (for display)."""
+    clean = [clean_text(secret) for secret in secrets if secret]
+    variants = sorted({v for secret in clean for v in _variants(secret)}, key=len, reverse=True)
+    if not variants:
+        return request
+    headers = tuple(_mask_header(name, value, variants, clean) for name, value in request.headers)
+    body = request.body
+    for variant in variants:
+        body = body.replace(variant.encode(), MASK.encode())
+    url = _mask_text(request.url, variants)
+    return RenderedRequest(request.method, url, headers, body, request.timeout_s)
