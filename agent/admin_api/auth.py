@@ -14,6 +14,10 @@ import os
 import secrets
 from pathlib import Path
 
+from aiohttp import web
+
+from agent.admin_api.errors import ApiError
+from agent.admin_api.routing import API_PREFIX, Handler, deps
 from agent.settings import Settings, SettingsError
 
 TOKEN_FILE = "admin-token"  # noqa: S105 (a file name, not a secret)
@@ -71,3 +75,15 @@ def authorized(header: str | None, token: str) -> bool:
         return False
     given = header[len(BEARER):].strip().encode("utf-8")
     return hmac.compare_digest(given, token.encode("utf-8"))
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every path under /api/v1 (known or not) needs the bearer token; the rest is public."""
+    path = request.path
+    if (path == API_PREFIX or path.startswith(API_PREFIX + "/")) and not authorized(
+        request.headers.get("Authorization"), deps(request).token
+    ):
+        raise ApiError(401, "missing or wrong bearer token",
+                       [{"message": "send the header 'Authorization: Bearer <token>'"}])
+    return await handler(request)

@@ -1,0 +1,53 @@
+"""The admin API application: `create_app(deps)` wires middlewares, every route, the page and its assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from agent.admin_api import openapi
+from agent.admin_api.auth import auth_middleware
+from agent.admin_api.deps import ApiDeps
+from agent.admin_api.errors import ApiError, error_middleware
+from agent.admin_api.payload import POSTMAN_LIMIT
+from agent.admin_api.routes import actions, activity, events, parameters, settings, status
+from agent.admin_api.routing import DEPS, ROUTES_KEY, Route
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def all_routes() -> tuple[Route, ...]:
+    """Every operation served by the app, in the order the OpenAPI document lists them."""
+    return (
+        *events.ROUTES,
+        *settings.ROUTES,
+        *actions.ROUTES,
+        *parameters.ROUTES,
+
+        *activity.ROUTES,
+        *status.ROUTES,
+        *openapi.ROUTES,
+        Route("GET", "/", index, "The web page (when installed); its assets are under /static/", "page",
+              response="text/html"),
+    )
+
+
+def create_app(deps: ApiDeps) -> web.Application:
+    """A fresh application; it holds no state of its own beyond `deps`."""
+    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=POSTMAN_LIMIT)
+    app[DEPS] = deps
+    app[ROUTES_KEY] = all_routes()
+    for route in app[ROUTES_KEY]:
+        app.router.add_route(route.method, route.path, route.handler)
+    if STATIC_DIR.is_dir():
+        app.router.add_static("/static/", STATIC_DIR, append_version=False)
+    return app
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    """The web page, when it is installed."""
+    page = STATIC_DIR / "index.html"
+    if not page.is_file():
+        raise ApiError(404, "not found", [{"message": "the web page is not installed; the API is under /api/v1"}])
+    return web.FileResponse(page, headers={"Cache-Control": "no-cache"})

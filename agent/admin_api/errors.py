@@ -1,0 +1,95 @@
+"""One JSON error shape for every endpoint: `{"error": "...", "details": [...]}`.
+
+Handlers raise `ApiError` (or let the store's NotFound/Conflict and pydantic's ValidationError through);
+`error_middleware` turns every failure, including aiohttp's own 404/405/413 and unexpected exceptions, into
+that shape. Unexpected exceptions are logged with the method and path only: never bodies, headers or tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from agent.records import Conflict, StoreError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Detail = dict[str, Any]
+
+
+class ApiError(Exception):
+    """An expected failure with its HTTP status, a one-line message and optional details."""
+
+    def __init__(self, status: int, message: str, details: Sequence[Detail] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = list(details)
+
+
+def error_response(status: int, message: str, details: Sequence[Detail] = ()) -> web.Response:
+    return web.json_response({"error": message, "details": list(details)}, status=status)
+
+
+def validation_details(exc: ValidationError, prefix: str = "") -> list[Detail]:
+    """One `{"field", "message"}` per problem; `field` is the dotted path of the offending input."""
+    details: list[Detail] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        parts = [str(part) for part in error["loc"]]
+        field = ".".join([prefix, *parts] if prefix else parts)
+        details.append({"field": field, "message": error["msg"].removeprefix("Value error, ")})
+    return details
+
+
+def invalid(field: str, message: str) -> ApiError:
+    """A 422 naming one offending field."""
+    return ApiError(422, "validation failed", [{"field": field, "message": message}])
+
+
+_HTTP_MESSAGES = {
+    404: "not found",
+    405: "method not allowed",
+    413: "request body too large",
+}
+
+
+def _from_http(exc: web.HTTPException) -> web.Response:
+    message = _HTTP_MESSAGES.get(exc.status, exc.reason.lower())
+    details: list[Detail] = []
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        details = [{"allowed": sorted(exc.allowed_methods)}]
+    response = error_response(exc.status, message, details)
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        response.headers["Allow"] = ",".join(sorted(exc.allowed_methods))
+    return response
+
+
+def _expected(exc: ApiError | StoreError | ValidationError) -> web.Response:
+    if isinstance(exc, ApiError):
+        return error_response(exc.status, exc.message, exc.details)
+    if isinstance(exc, ValidationError):
+        return error_response(422, "validation failed", validation_details(exc))
+    if isinstance(exc, Conflict):
+        return error_response(409, str(exc) or "conflict")
+    return error_response(404, str(exc) or "not found")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map every failure to the error shape (see the module docstring)."""
+    try:
+        return await handler(request)
+    except (ApiError, StoreError, ValidationError) as exc:
+        return _expected(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _from_http(exc)
+    except Exception:
+        log.exception("admin API: unexpected error on %s %s", request.method, request.path)
+        return error_response(500, "internal error")

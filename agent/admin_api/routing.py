@@ -1,0 +1,59 @@
+"""A route as data: the handler plus what the OpenAPI document says about it.
+
+Every API route is declared once as a `Route`; `create_app` registers them and `openapi.document` describes
+them, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from aiohttp import web
+
+from agent.admin_api.deps import ApiDeps
+
+API_PREFIX = "/api/v1"
+DEPS = web.AppKey("deps", ApiDeps)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ParamType = Literal["string", "integer", "boolean"]
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A path or query parameter."""
+
+    name: str
+    description: str
+    type: ParamType = "string"
+    where: Literal["path", "query"] = "query"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One operation at its full path. `request`/`response` name component schemas of the OpenAPI document."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    request: str | None = None
+    response: str | None = None
+    status: int = 200
+    params: tuple[Param, ...] = ()
+    errors: tuple[int, ...] = ()
+
+
+def deps(request: web.Request) -> ApiDeps:
+    return request.app[DEPS]
+
+
+PAGING = (
+    Param("page", "page number, from 1", "integer"),
+    Param("per_page", "items per page (1-500)", "integer"),
+    Param("search", "case-insensitive text to look for"),
+)
+ROUTES_KEY: web.AppKey[tuple[Route, ...]] = web.AppKey("routes")
