@@ -1,0 +1,230 @@
+"""The AMI client: one long-running object that keeps a logged-in, resynced AMI connection.
+
+Choice (see ami-notes §5): panoramisk 1.4 stays behind this package for what it does well, the action
+objects and response correlation, through `agent.ami.protocol.AmiProtocol`, a subclass of its protocol.
+Framing and parsing are ours (agent.ami.wire, about twice as fast as panoramisk's and UTF-8 safe). The
+connection lifecycle is ours too, because panoramisk's `Manager` reconnects at a fixed whole-second delay,
+never checks Ping answers and does no resync:
+
+- connect (timeout `connect_timeout`), Login, then `CoreShowChannels`: the snapshot goes to the queue as
+  `ConnectionUp` between the events before and after it (DESIGN.md §3 "Resync");
+- a watchdog sends Ping every `ping_interval`; when neither the answer nor any other byte arrives within
+  one more interval, the link is aborted, so a half-open link is detected within two intervals;
+- a lost link puts `ConnectionLost` in the queue and reconnects after a capped exponential backoff
+  (`reconnect_min` doubling up to `reconnect_max`, reset by a successful login);
+- events reach the queue through one enqueue-only sink; the consumer's failures cannot touch the link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
+from agent.ami.protocol import ActionFailed, AmiProtocol
+from agent.settings import AmiSettings
+
+log = logging.getLogger(__name__)
+
+
+class LoginFailed(Exception):
+    """Asterisk refused the login (the message is Asterisk's, never the secret)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AmiStatus:
+    """A snapshot of the AMI link for the status endpoint and /metrics."""
+
+    connected: bool
+    last_event_at: float | None
+    events: int
+    malformed_frames: int
+    reconnects: int
+    failed_attempts: int
+    last_error: str
+
+
+def reconnect_delay(failures: int, low: float, high: float) -> float:
+    """Seconds to wait before the next attempt after `failures` failed ones in a row (0: `low`)."""
+    return float(min(high, low * 2 ** min(failures, 32)))
+
+
+class AmiClient:
+    """Keeps the AMI link up and puts `AmiEvent | ConnectionLost | ConnectionUp` into `queue`, in order."""
+
+    def __init__(self, settings: AmiSettings, queue: asyncio.Queue[AmiMessage], clock: Callable[[], float]) -> None:
+        self._settings = settings
+        self._queue = queue
+        self._clock = clock
+        self._protocol: AmiProtocol | None = None
+        self._closing = asyncio.Event()
+        self._logins = 0
+        self._events = 0
+        self._malformed = 0
+        self._failed_attempts = 0
+        self._dropped = 0
+        self._last_error = ""
+        self.last_event_at: float | None = None
+        self.connected = False
+
+    @property
+    def events(self) -> int:
+        return self._events
+
+    @property
+    def malformed_frames(self) -> int:
+        current = self._protocol.decoder.stats.malformed if self._protocol else 0
+        return self._malformed + current
+
+    @property
+    def reconnects(self) -> int:
+        return max(0, self._logins - 1)
+
+    def status(self) -> AmiStatus:
+        return AmiStatus(
+            connected=self.connected,
+            last_event_at=self.last_event_at,
+            events=self._events,
+            malformed_frames=self.malformed_frames,
+            reconnects=self.reconnects,
+            failed_attempts=self._failed_attempts,
+            last_error=self._last_error,
+        )
+
+    async def run(self) -> None:
+        """Connect, and reconnect, until `close()`."""
+        failures = 0
+        while not self._closing.is_set():
+            logged_in = await self._attempt()
+            failures = 0 if logged_in else failures + 1
+            delay = reconnect_delay(failures, self._settings.reconnect_min, self._settings.reconnect_max)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), delay)
+
+    async def close(self) -> None:
+        """Log off and stop; `run()` returns."""
+        self._closing.set()
+        protocol = self._protocol
+        if protocol is not None and not protocol.lost.done():
+            with contextlib.suppress(ActionFailed, TimeoutError):
+                await protocol.request({"Action": "Logoff"}, within=1.0)
+            protocol.abort("closed by the agent")
+
+    def _enqueue(self, message: AmiMessage) -> None:
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self._dropped += 1
+            log.warning("AMI queue full: %s dropped (%d so far)", type(message).__name__, self._dropped)
+
+    def _on_event(self, event: AmiEvent) -> None:
+        self._events += 1
+        self.last_event_at = event.received_at
+        self._enqueue(event)
+
+    async def _attempt(self) -> bool:
+        """One connection, from connect to loss; True if it got as far as a successful login."""
+        try:
+            protocol = await self._connect()
+        except (OSError, TimeoutError) as exc:
+            self._fail(f"cannot connect to {self._settings.host}:{self._settings.port}: {exc or 'timeout'}")
+            return False
+        self._protocol = protocol
+        logins = self._logins
+        try:
+            await self._session(protocol)
+        except (LoginFailed, ActionFailed, TimeoutError) as exc:
+            self._fail(str(exc) or type(exc).__name__)
+        finally:
+            self._end(protocol)
+        return self._logins > logins
+
+    async def _connect(self) -> AmiProtocol:
+        loop = asyncio.get_running_loop()
+        settings = self._settings
+        factory: Callable[[], AmiProtocol] = lambda: AmiProtocol(self._on_event, self._clock)  # noqa: E731
+        connecting = loop.create_connection(factory, settings.host, settings.port)
+        _, protocol = await asyncio.wait_for(connecting, settings.connect_timeout)
+        return protocol
+
+    async def _session(self, protocol: AmiProtocol) -> None:
+        await self._login(protocol)
+        watchdog = asyncio.create_task(self._watch(protocol))
+        try:
+            await self._resync(protocol)
+            reason = await protocol.lost
+            self._last_error = reason
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+
+    async def _login(self, protocol: AmiProtocol) -> None:
+        settings = self._settings
+        login = {
+            "Action": "Login",
+            "Username": settings.username,
+            "Secret": settings.secret.get_secret_value(),
+            "Events": "on",
+        }
+        answer: Any = await protocol.request(login, within=settings.connect_timeout)
+        if answer.get("Response") != "Success":
+            raise LoginFailed(f"login as {settings.username!r} refused: {answer.get('Message') or 'no reason'}")
+        self._logins += 1
+        self.connected = True
+        log.info("AMI logged in to %s:%d as %s", settings.host, settings.port, settings.username)
+
+    async def _resync(self, protocol: AmiProtocol) -> None:
+        action = protocol.action({"Action": "CoreShowChannels"})
+        protocol.hold_events_from(action)
+        answer: Any = await protocol.answer(action)
+        channels = _snapshot(answer)
+        if channels is None:
+            log.warning("CoreShowChannels refused (%s): resync with an empty snapshot", _message(answer))
+            channels = ()
+        resync_at = protocol.resync_at if protocol.resync_at is not None else self._clock()
+        self._enqueue(ConnectionUp(at=self._clock(), resync_at=resync_at, channels=channels))
+        protocol.release_held()
+
+    async def _watch(self, protocol: AmiProtocol) -> None:
+        interval = self._settings.ping_interval
+        while not protocol.lost.done():
+            await asyncio.sleep(interval)
+            seen = protocol.bytes_received
+            with contextlib.suppress(TimeoutError, ActionFailed):
+                await protocol.request({"Action": "Ping"}, within=interval)
+                continue
+            if protocol.bytes_received == seen and not protocol.lost.done():
+                log.warning("AMI silent for %.1f s after a Ping: reconnecting", interval)
+                protocol.abort(f"no answer to Ping within {interval} s")
+
+    def _end(self, protocol: AmiProtocol) -> None:
+        if not protocol.lost.done():
+            protocol.abort(self._last_error or "session ended")
+        self._malformed += protocol.decoder.stats.malformed
+        self._protocol = None
+        was_connected, self.connected = self.connected, False
+        if was_connected and not self._closing.is_set():
+            reason = protocol.lost.result()
+            log.warning("AMI connection lost: %s", reason)
+            self._enqueue(ConnectionLost(at=self._clock(), reason=reason))
+
+    def _fail(self, error: str) -> None:
+        self._failed_attempts += 1
+        self._last_error = error
+        log.warning("AMI: %s", error)
+
+
+def _snapshot(answer: Any) -> tuple[dict[str, str], ...] | None:
+    """The CoreShowChannel entries of a CoreShowChannels answer, or None if it was refused."""
+    if not isinstance(answer, list):
+        return None
+    return tuple(dict(message.items()) for message in answer if message.get("Event") == "CoreShowChannel")
+
+
+def _message(answer: Any) -> str:
+    return str(answer.get("Message", "")) if not isinstance(answer, list) else ""

@@ -1,0 +1,166 @@
+"""An AMI server on loopback that serves `.ami` traces (DESIGN.md §2): `event-agent simulate` and tests.
+
+Each client gets the banner, then its actions answered: Login (checked when a username or secret is set),
+Ping, CoreShowChannels (the channels live at that client's point of the trace), Events, Logoff; anything
+else gets `Response: Error`. After its Login, a client is streamed the trace's events (the trace's own
+Response frames are skipped) with the recorded gaps divided by `speed` (0: as fast as possible); with
+`loop`, the trace starts again as a distinct repetition (fresh Uniqueids, later Timestamps).
+
+Test hooks: `drop_clients()` closes every client socket; `stall()` stops reading and writing (a half-open
+link as the agent sees it) until `resume()`; `inject(data)` writes raw bytes to every logged-in client;
+`timestamps=False` strips Timestamp headers; `read_classes` sends only events whose Privilege class is in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import signal
+import sys
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from pathlib import Path
+
+from agent.ami.session import ClientSession, SimulatorOptions
+from agent.ami.trace import TraceEvent, renumbered, timestamp_span, trace_events
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+_STAMP_HEADER = re.compile(rb"\r\nTimestamp: [^\r\n]*")
+
+
+class AmiSimulator:
+    """Serve traces to any number of clients. `await start()` returns the port (pass port=0 for a free one)."""
+
+    def __init__(
+        self,
+        traces: Sequence[Path],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        speed: float = 0.0,
+        loop: bool = False,
+        username: str | None = None,
+        secret: str | None = None,
+        timestamps: bool = True,
+        read_classes: Collection[str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._data = [path.read_bytes() for path in traces]
+        self._host = host
+        self._port = port
+        classes = frozenset(read_classes) if read_classes is not None else None
+        self._options = SimulatorOptions(
+            speed=speed, username=username, secret=secret, read_classes=classes, clock=clock
+        )
+        self._loop = loop
+        self._timestamps = timestamps
+        self._first = self._repetition(0)
+        self._span = max((timestamp_span(events) for events in self._first), default=0.0) + 1.0
+        self._server: asyncio.Server | None = None
+        self._sessions: set[ClientSession] = set()
+        self._running = asyncio.Event()
+        self._running.set()
+        self._past_logins = 0
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def event_count(self) -> int:
+        """Events in one pass over the traces (before any read-class filter)."""
+        return sum(len(events) for events in self._first)
+
+    @property
+    def logins(self) -> int:
+        """Successful logins so far, over all connections."""
+        return sum(session.logins for session in self._sessions) + self._past_logins
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, self._host, self._port)
+        self._port = self._server.sockets[0].getsockname()[1]
+        return self._port
+
+    async def stop(self) -> None:
+        self.drop_clients()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def drop_clients(self) -> None:
+        """Close every client connection now (the agent sees the server going away mid-trace)."""
+        for session in list(self._sessions):
+            session.drop()
+
+    def stall(self) -> None:
+        """Stop reading and writing on every connection, keeping the sockets open."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def inject(self, data: bytes) -> None:
+        """Write raw bytes to every logged-in client, between two trace events."""
+        for session in self._sessions:
+            session.inject(data)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = ClientSession(reader, writer, self._options, self._running, self._passes)
+        self._sessions.add(session)
+        try:
+            await session.run(BANNER)
+        finally:
+            self._sessions.discard(session)
+            self._past_logins += session.logins
+
+    def _passes(self) -> Iterator[list[TraceEvent]]:
+        """The event lists to stream, trace after trace, repetition after repetition when looping."""
+        yield from self._first
+        repetition = 1
+        while self._loop:
+            yield from self._repetition(repetition)
+            repetition += 1
+
+    def _repetition(self, repetition: int) -> list[list[TraceEvent]]:
+        shift = repetition * self._span if repetition else 0.0
+        return [trace_events(self._prepared(renumbered(data, repetition, shift))) for data in self._data]
+
+    def _prepared(self, data: bytes) -> bytes:
+        return data if self._timestamps else _STAMP_HEADER.sub(b"", data)
+
+
+def simulate_main(
+    traces: list[Path],
+    *,
+    host: str,
+    port: int,
+    speed: float,
+    loop: bool,
+    username: str | None,
+    secret: str | None,
+) -> int:
+    """`event-agent simulate`: serve until interrupted; prints the address it listens on."""
+    missing = [str(path) for path in traces if not path.is_file()]
+    if missing:
+        print(f"event-agent simulate: no such trace: {', '.join(missing)}", file=sys.stderr)
+        return 66
+    simulator = AmiSimulator(traces, host=host, port=port, speed=speed, loop=loop, username=username, secret=secret)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_forever(simulator))
+    return 0
+
+
+async def _serve_forever(simulator: AmiSimulator) -> None:
+    port = await simulator.start()
+    print(f"AMI simulator listening on {simulator.host}:{port} ({simulator.event_count} events)", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await simulator.stop()
