@@ -1,0 +1,83 @@
+"""The tracker's memory (channels and calls by id) and how it turns call state into system events."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+from agent.mapping import params
+from agent.mapping.calls import Call, Leg
+from agent.mapping.catalog import SystemEvent
+from agent.mapping.channels import Channel, Kind
+from agent.mapping.config import MappingConfig, Rater
+
+
+class Book:
+    """Channels by Uniqueid and calls by Linkedid; everything of a completed call is forgotten."""
+
+    def __init__(self, config: MappingConfig) -> None:
+        self.config = config
+        self.zone = ZoneInfo(config.timezone)
+        self.channels: dict[str, Channel] = {}
+        self.calls: dict[str, Call] = {}
+        self.rater: Rater | None = None
+        self.hangups = 0
+        self.lost_at: float | None = None
+
+    def call_for(self, call_id: str, time: float) -> Call:
+        """The call of this Linkedid, created on first sight."""
+        call = self.calls.get(call_id)
+        if call is None:
+            call = Call(call_id=call_id, created=time, last_time=time)
+            self.calls[call_id] = call
+        return call
+
+    def caller(self, call: Call) -> Channel | None:
+        return self.channels.get(call.caller) if call.caller else None
+
+    def attach(self, call: Call, channel: Channel) -> None:
+        """Count a channel in a call (alive parties keep the call open)."""
+        call.channels.add(channel.uniqueid)
+        if channel.hungup:
+            return
+        if channel.kind is Kind.INTERNAL:
+            call.alive_internal.add(channel.uniqueid)
+        else:
+            call.alive.add(channel.uniqueid)
+            call.had_party = True
+
+    def detach(self, call: Call, channel: Channel) -> None:
+        call.channels.discard(channel.uniqueid)
+        call.alive.discard(channel.uniqueid)
+        call.alive_internal.discard(channel.uniqueid)
+
+    def set_caller(self, call: Call, channel: Channel, number: bool = True) -> None:
+        """Make `channel` the call's caller; the call starts at the caller's first event."""
+        call.caller = channel.uniqueid
+        call.started = channel.created
+        if number and not call.called_number:
+            call.called_number = channel.exten
+        if call.trunk == "" and channel.kind is Kind.TRUNK:
+            call.trunk = channel.where.endpoint
+
+    def forget(self, call: Call) -> None:
+        """Drop a completed call and all its channels."""
+        for uniqueid in call.channels:
+            self.channels.pop(uniqueid, None)
+        self.calls.pop(call.call_id, None)
+
+    def leg_event(self, call: Call, name: str, leg: Leg, time: float, ended: bool = False) -> SystemEvent:
+        """A per-leg system event (call_incoming, ringing, call_hangup)."""
+        view = params.leg_view(leg, time, ended)
+        return self.event(call, name, view, None, time)
+
+    def event(
+        self, call: Call, name: str, view: params.LegView, outcome: params.Outcome | None, time: float
+    ) -> SystemEvent:
+        """Build one system event with every parameter, and its stable event_id."""
+        caller = self.caller(call)
+        values = params.assemble(
+            name, params.call_values(call, caller, self.config), view, outcome, params.clock(time, self.zone)
+        )
+        values["event_id"] = f"{call.call_id}:{name}:{view.extension}:{call.next_seq()}"
+        return SystemEvent(name=name, call_id=call.call_id, params=MappingProxyType(values))

@@ -1,0 +1,88 @@
+"""The per-call state of the tracker: legs, trunk legs and what the completion event needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+HANGUP_STATUSES = frozenset({"BUSY", "NOANSWER", "CONGESTION", "CHANUNAVAIL"})
+CALLEE_CAUSES = frozenset({"17", "21"})
+
+
+@dataclass(slots=True)
+class Leg:
+    """One (call, destination extension) pair (DESIGN.md §3)."""
+
+    extension: str
+    channel: str
+    offered_at: float
+    ringing: bool = False
+    answered_at: float | None = None
+    ended_at: float | None = None
+    dial_status: str = ""
+    hangup_by: str = ""
+    hangup_cause: str = ""
+    hangup_sent: bool = False
+    forwarded: bool = False
+
+
+@dataclass(slots=True)
+class TrunkLeg:
+    """A DialBegin to a trunk endpoint: never emits per-leg events, but makes a call outbound."""
+
+    endpoint: str
+    channel: str
+    number: str
+    answered_at: float | None = None
+    dial_status: str = ""
+
+
+@dataclass(slots=True)
+class Call:
+    """Every channel sharing one Linkedid, and what happened to them so far."""
+
+    call_id: str
+    created: float
+    last_time: float
+    channels: set[str] = field(default_factory=set)
+    alive: set[str] = field(default_factory=set)
+    alive_internal: set[str] = field(default_factory=set)
+    had_party: bool = False
+    caller: str = ""
+    started: float | None = None
+    originated: bool = False
+    dialed: bool = False
+    chain: set[str] = field(default_factory=set)
+    legs: dict[str, Leg] = field(default_factory=dict)
+    leg_by_channel: dict[str, str] = field(default_factory=dict)
+    trunk_legs: dict[str, TrunkLeg] = field(default_factory=dict)
+    answered: list[str] = field(default_factory=list)
+    first_answer: float | None = None
+    held: list[str] = field(default_factory=list)
+    called_number: str = ""
+    caller_extension: str = ""
+    caller_name: str = ""
+    trunk: str = ""
+    queue: str = ""
+    tenant: str = ""
+    adopted: bool = False
+    reconciled: bool = False
+    seq: int = 0
+
+    @property
+    def start(self) -> float:
+        return self.created if self.started is None else self.started
+
+    @property
+    def has_trunk_leg(self) -> bool:
+        return bool(self.trunk_legs)
+
+    def first_trunk_answer(self) -> float | None:
+        times = [leg.answered_at for leg in self.trunk_legs.values() if leg.answered_at is not None]
+        return min(times) if times else None
+
+    def first_trunk_leg(self) -> TrunkLeg | None:
+        return next(iter(self.trunk_legs.values()), None)
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq

@@ -1,0 +1,135 @@
+"""When a call is complete, and its completion event (call_answered / call_unanswered)."""
+
+from __future__ import annotations
+
+from agent.mapping.book import Book
+from agent.mapping.calls import Call
+from agent.mapping.catalog import CALL_ANSWERED, CALL_HANGUP, CALL_UNANSWERED, SystemEvent
+from agent.mapping.channels import Channel, Kind
+from agent.mapping.params import LegView, Outcome, round_half_up, round_up
+
+
+def any_leg_answered(call: Call) -> bool:
+    """An extension leg or a trunk leg answered (held CANCELs are then 'answered elsewhere')."""
+    return call.first_answer is not None or call.first_trunk_answer() is not None
+
+
+def is_complete(call: Call) -> bool:
+    """No party channel is left (and at least one existed, or nothing at all is left)."""
+    if call.alive:
+        return False
+    return call.had_party or not call.alive_internal
+
+
+def check(book: Book, call: Call, time: float) -> list[SystemEvent]:
+    """Complete the call if its last party channel is gone."""
+    if not is_complete(call):
+        return []
+    return complete(book, call, time, time)
+
+
+def complete(book: Book, call: Call, time: float, end: float) -> list[SystemEvent]:
+    """Emit the held call_hangups and the completion event (when one is due), then forget the call."""
+    events = flush_held(book, call, time)
+    if completion_due(book, call):
+        events.append(completion_event(book, call, time, end))
+    book.forget(call)
+    return events
+
+
+def flush_held(book: Book, call: Call, time: float) -> list[SystemEvent]:
+    """Held DialEnd CANCELs become call_hangup (hangup_by caller) unless a leg answered meanwhile."""
+    held, call.held = call.held, []
+    if any_leg_answered(call):
+        return []
+    events = []
+    for extension in held:
+        leg = call.legs[extension]
+        if leg.hangup_sent or leg.answered_at is not None:
+            continue
+        leg.hangup_sent = True
+        leg.hangup_by = "caller"
+        events.append(book.leg_event(call, CALL_HANGUP, leg, time, ended=True))
+    return events
+
+
+def completion_due(book: Book, call: Call) -> bool:
+    """Inbound calls and calls with an offered leg or a trunk leg complete with an event."""
+    caller = book.caller(call)
+    inbound = caller is not None and caller.kind is Kind.TRUNK
+    return inbound or bool(call.legs) or call.has_trunk_leg
+
+
+def is_outbound(call: Call, caller: Channel | None) -> bool:
+    return caller is not None and caller.kind is Kind.EXTENSION and call.has_trunk_leg
+
+
+def answer_time(call: Call, outbound: bool) -> float | None:
+    """The first DialEnd ANSWER of a leg (outbound: of the trunk leg)."""
+    trunk_answer = call.first_trunk_answer() if outbound else None
+    return trunk_answer if trunk_answer is not None else call.first_answer
+
+
+def completion_event(book: Book, call: Call, time: float, end: float) -> SystemEvent:
+    caller = book.caller(call)
+    outbound = is_outbound(call, caller)
+    answered_at = answer_time(call, outbound)
+    name = CALL_ANSWERED if answered_at is not None else CALL_UNANSWERED
+    view = reported_leg(book, call, caller, outbound)
+    return book.event(call, name, view, outcome(book, call, end, answered_at, outbound), time)
+
+
+def outcome(book: Book, call: Call, end: float, answered_at: float | None, outbound: bool) -> Outcome:
+    """Durations and rating of a completed call."""
+    talk = 0.0 if answered_at is None else max(0.0, end - answered_at)
+    waited = (end if answered_at is None else answered_at) - call.start
+    rated, cost = rating(book, call, talk if answered_at is not None else None, outbound)
+    return Outcome(
+        duration=str(round_half_up(end - call.start)),
+        talk_duration=str(round_half_up(talk)),
+        wait_duration=str(round_half_up(waited)),
+        call_rating_duration=rated,
+        call_cost=cost,
+    )
+
+
+def rating(book: Book, call: Call, billable: float | None, outbound: bool) -> tuple[str, str]:
+    """(call_rating_duration, call_cost): the rater prices answered outbound calls, else whole seconds."""
+    if billable is None:
+        return "0", ""
+    trunk_leg = call.first_trunk_leg()
+    if book.rater is not None and outbound and trunk_leg is not None:
+        rated = book.rater.rate(trunk_leg.number, billable)
+        if rated is not None:
+            return str(rated.rated_seconds), rated.cost
+    return str(round_up(billable)), ""
+
+
+def reported_leg(book: Book, call: Call, caller: Channel | None, outbound: bool) -> LegView:
+    """The extension a completion event names, with that leg's status, cause and who hung up."""
+    if outbound and caller is not None:
+        trunk_leg = call.first_trunk_leg()
+        status = trunk_leg.dial_status if trunk_leg is not None else ""
+        other = book.channels.get(trunk_leg.channel) if trunk_leg is not None else None
+        cause = other.hangup_cause if other is not None else ""
+        return LegView(caller.where.extension, status, cause, first_to_hang_up(caller, other))
+    extension = call.answered[0] if call.answered else next(iter(call.legs), "")
+    leg = call.legs.get(extension)
+    if leg is None:
+        return LegView("", hangup_by="caller" if caller is not None and caller.hangup_order else "system")
+    other = book.channels.get(leg.channel)
+    cause = leg.hangup_cause or (other.hangup_cause if other is not None else "")
+    if leg.answered_at is not None:
+        return LegView(extension, leg.dial_status, cause, first_to_hang_up(caller, other))
+    return LegView(extension, leg.dial_status, cause, leg.hangup_by or first_to_hang_up(caller, other))
+
+
+def first_to_hang_up(caller: Channel | None, callee: Channel | None) -> str:
+    """caller / callee: whose hangup (request) came first; system when neither is known."""
+    caller_order = caller.hangup_order if caller is not None else 0
+    callee_order = callee.hangup_order if callee is not None else 0
+    if caller_order and (not callee_order or caller_order < callee_order):
+        return "caller"
+    if callee_order:
+        return "callee"
+    return "system"

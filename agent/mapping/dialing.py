@@ -1,0 +1,244 @@
+"""Dial events: legs offered, rung, answered and ended; originate chains; Dial that failed before a channel."""
+
+from __future__ import annotations
+
+from agent.ami.events import AmiEvent
+from agent.mapping.book import Book
+from agent.mapping.calls import CALLEE_CAUSES, HANGUP_STATUSES, Call, Leg, TrunkLeg
+from agent.mapping.catalog import CALL_HANGUP, CALL_INCOMING, SystemEvent
+from agent.mapping.channels import (
+    INTERNAL_TECHS,
+    STATE_RINGING,
+    Channel,
+    Kind,
+    dial_targets,
+    dialed_number,
+    endpoint_kind,
+    target_endpoint,
+)
+from agent.mapping.completion import any_leg_answered
+from agent.mapping.lifecycle import parse_state, ring, touch
+
+
+class Dial:
+    """One Dial event resolved: its call, the dialing channel (None for Originate) and the dialed one."""
+
+    __slots__ = ("call", "dest", "dialer", "event")
+
+    def __init__(self, call: Call, dialer: Channel | None, dest: Channel, event: AmiEvent) -> None:
+        self.call = call
+        self.dialer = dialer
+        self.dest = dest
+        self.event = event
+
+
+def resolve(book: Book, event: AmiEvent) -> tuple[Dial | None, list[SystemEvent]]:
+    """Refresh both channels of a Dial event and find the call it belongs to (§3: the dialer's Linkedid)."""
+    dest, events = touch(book, event, "Dest")
+    dialer, more = touch(book, event)
+    events += more
+    has_dialer = bool(event.get("Uniqueid"))
+    if dest is None or (has_dialer and dialer is None):
+        return None, events
+    if event.get("DestChannelState"):
+        dest.state = parse_state(event.get("DestChannelState"))
+    owner = dialer if dialer is not None else dest
+    call = book.calls.get(owner.linkedid)
+    return (Dial(call, dialer, dest, event) if call is not None else None), events
+
+
+def dial_begin(book: Book, event: AmiEvent) -> list[SystemEvent]:
+    """DialBegin: an originate step, a trunk leg, or a leg offered to an extension."""
+    dial, events = resolve(book, event)
+    if dial is None or originate_step(book, dial) or dial.dest.uniqueid == dial.call.caller:
+        return events
+    return events + offer(book, dial)
+
+
+def originate_step(book: Book, dial: Dial) -> bool:
+    """True when this DialBegin builds the originate chain (it reaches the caller, not a leg)."""
+    call = dial.call
+    first, call.dialed = not call.dialed, True
+    if dial.dialer is None and first:
+        if not extend_chain(book, call, dial.dest):
+            return False
+        call.originated, call.called_number = True, ""
+        return True
+    if dial.dialer is not None and dial.dialer.uniqueid in call.chain and dial.dialer.is_local_two:
+        extend_chain(book, call, dial.dest)
+        return True
+    return False
+
+
+def extend_chain(book: Book, call: Call, dest: Channel) -> bool:
+    """Follow the originate through Local pairs; the first real channel reached is the caller."""
+    if dest.kind is Kind.INTERNAL:
+        call.chain.update(uid for uid in (dest.uniqueid, dest.partner) if uid)
+        return True
+    if not call.caller:
+        book.set_caller(call, dest, number=False)
+        return True
+    return dest.uniqueid == call.caller
+
+
+def offer(book: Book, dial: Dial) -> list[SystemEvent]:
+    """A DialBegin that is a leg: to an extension (call_incoming, maybe ringing) or to a trunk."""
+    call, dest, dialer = dial.call, dial.dest, dial.dialer
+    if not call.caller and dialer is not None and dialer.kind is not Kind.INTERNAL:
+        book.set_caller(call, dialer)
+    if call.originated and not call.called_number and dialer is not None:
+        call.called_number = dial.event.get("Exten")
+    if dest.kind is Kind.TRUNK:
+        add_trunk_leg(call, dest, dial.event.get("DialString"))
+        return []
+    if dest.kind is not Kind.EXTENSION:
+        return []
+    return offer_extension(book, call, dest, dial.event.time)
+
+
+def add_trunk_leg(call: Call, dest: Channel, dial_string: str) -> None:
+    if dest.uniqueid not in call.trunk_legs:
+        number = dialed_number(dial_string) if dial_string else dest.exten
+        call.trunk_legs[dest.uniqueid] = TrunkLeg(dest.where.endpoint, dest.uniqueid, number)
+    call.trunk = call.trunk or dest.where.endpoint
+
+
+def offer_extension(book: Book, call: Call, dest: Channel, time: float) -> list[SystemEvent]:
+    """Offer the leg (call_incoming once per extension); a dest already ringing also rings."""
+    extension = dest.where.extension
+    call.leg_by_channel[dest.uniqueid] = extension
+    leg = call.legs.get(extension)
+    events = []
+    if leg is None:
+        leg = call.legs[extension] = Leg(extension, dest.uniqueid, time)
+        events.append(book.leg_event(call, CALL_INCOMING, leg, time))
+    elif leg.answered_at is None:
+        leg.channel, leg.ended_at, leg.dial_status = dest.uniqueid, None, ""
+    if dest.state == STATE_RINGING:
+        events += ring(book, call, leg, time)
+    return events
+
+
+def dial_state(book: Book, event: AmiEvent) -> list[SystemEvent]:
+    """DialState RINGING rings the leg."""
+    dial, events = resolve(book, event)
+    if dial is None or event.get("DialStatus") != "RINGING":
+        return events
+    extension = dial.call.leg_by_channel.get(dial.dest.uniqueid)
+    if extension is None:
+        return events
+    return events + ring(book, dial.call, dial.call.legs[extension], event.time)
+
+
+def dial_end(book: Book, event: AmiEvent) -> list[SystemEvent]:
+    """DialEnd: the leg to this very channel answered or ended (DialEnds towards Local channels are ignored)."""
+    dial, events = resolve(book, event)
+    if dial is None:
+        return events
+    status = event.get("DialStatus")
+    trunk_leg = dial.call.trunk_legs.get(dial.dest.uniqueid)
+    if trunk_leg is not None:
+        end_trunk_leg(dial.call, trunk_leg, status, event.time)
+        return events
+    extension = dial.call.leg_by_channel.get(dial.dest.uniqueid)
+    if extension is None or dial.dest.dialend_status:
+        return events
+    dial.dest.dialend_status = status or "?"
+    return events + end_leg(book, dial, dial.call.legs[extension], status)
+
+
+def end_trunk_leg(call: Call, trunk_leg: TrunkLeg, status: str, time: float) -> None:
+    trunk_leg.dial_status = trunk_leg.dial_status or status
+    if status == "ANSWER" and trunk_leg.answered_at is None:
+        trunk_leg.answered_at = time
+        call.held.clear()
+
+
+def end_leg(book: Book, dial: Dial, leg: Leg, status: str) -> list[SystemEvent]:
+    time = dial.event.time
+    leg.dial_status = status
+    leg.hangup_cause = dial.dest.request_cause or dial.dest.hangup_cause
+    if status == "ANSWER":
+        answer(dial.call, leg, time)
+        return []
+    leg.ended_at = time
+    if status == "CANCEL":
+        return cancel(book, dial, leg)
+    if status in HANGUP_STATUSES:
+        callee = status == "BUSY" or leg.hangup_cause in CALLEE_CAUSES
+        return leg_hangup(book, dial.call, leg, "callee" if callee else "system", time)
+    return []
+
+
+def answer(call: Call, leg: Leg, time: float) -> None:
+    """DialEnd ANSWER: the leg answered; CANCELs held so far were 'answered elsewhere'."""
+    if leg.answered_at is None:
+        leg.answered_at = time
+    if leg.extension not in call.answered:
+        call.answered.append(leg.extension)
+    if call.first_answer is None:
+        call.first_answer = time
+    call.held.clear()
+
+
+def cancel(book: Book, dial: Dial, leg: Leg) -> list[SystemEvent]:
+    """CANCEL: forwarded (nothing), answered elsewhere (nothing), else held until the caller hangs up."""
+    call = dial.call
+    if dial.event.get("Forward"):
+        leg.forwarded = True
+        return []
+    if any_leg_answered(call) or leg.hangup_sent:
+        return []
+    caller = book.caller(call)
+    if caller is not None and caller.hungup:
+        return leg_hangup(book, call, leg, "caller", dial.event.time)
+    if leg.extension not in call.held:
+        call.held.append(leg.extension)
+    return []
+
+
+def leg_hangup(book: Book, call: Call, leg: Leg, by: str, time: float) -> list[SystemEvent]:
+    """call_hangup once per (call, extension), never for a leg that answered."""
+    if leg.hangup_sent or leg.answered_at is not None:
+        return []
+    leg.hangup_sent = True
+    leg.hangup_by = by
+    return [book.leg_event(call, CALL_HANGUP, leg, time, ended=True)]
+
+
+def new_exten(book: Book, event: AmiEvent) -> list[SystemEvent]:
+    """Newexten running Dial: remember its data, in case it fails before any channel exists."""
+    if event.get("Application") != "Dial":
+        return []
+    channel = book.channels.get(event.get("Uniqueid"))
+    if channel is not None:
+        channel.dial_data = event.get("AppData")
+    return []
+
+
+def dial_failed(book: Book, event: AmiEvent) -> list[SystemEvent]:
+    """VarSet DIALSTATUS=CHANUNAVAIL after a Dial: each named extension with no DialBegin was offered and failed."""
+    channel = book.channels.get(event.get("Uniqueid"))
+    if channel is None:
+        return []
+    data, channel.dial_data = channel.dial_data, ""
+    call = book.calls.get(channel.linkedid)
+    if event.get("Value") != "CHANUNAVAIL" or not data or call is None:
+        return []
+    if not call.caller and channel.kind is not Kind.INTERNAL:
+        book.set_caller(call, channel)
+    events: list[SystemEvent] = []
+    for tech, resource in dial_targets(data):
+        if tech.lower() in INTERNAL_TECHS:
+            continue
+        where = endpoint_kind(tech, target_endpoint(resource), book.config)
+        if where.kind is Kind.EXTENSION and where.extension not in call.legs:
+            events += unavailable_leg(book, call, where.extension, event.time)
+    return events
+
+
+def unavailable_leg(book: Book, call: Call, extension: str, time: float) -> list[SystemEvent]:
+    leg = call.legs[extension] = Leg(extension, "", time, ended_at=time, dial_status="CHANUNAVAIL")
+    incoming = book.leg_event(call, CALL_INCOMING, leg, time)
+    return [incoming, *leg_hangup(book, call, leg, "system", time)]
+

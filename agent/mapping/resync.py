@@ -1,0 +1,138 @@
+"""Resync after a (re)login: reconcile the calls we hold with CoreShowChannels, adopt the ones we missed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from agent.mapping import completion
+from agent.mapping.book import Book
+from agent.mapping.calls import Call, Leg, TrunkLeg
+from agent.mapping.catalog import SystemEvent
+from agent.mapping.channels import (
+    STATE_RINGING,
+    STATE_UP,
+    Channel,
+    Kind,
+    dial_targets,
+    dialed_number,
+    endpoint_kind,
+    target_endpoint,
+)
+from agent.mapping.lifecycle import make_channel, pair_local
+
+Headers = Mapping[str, str]
+
+
+def resync(book: Book, snapshot: Sequence[Headers], at: float) -> list[SystemEvent]:
+    """Complete calls whose channels vanished (reconciled), then adopt live channels we do not know."""
+    live = {uid: headers for headers in snapshot if (uid := headers.get("Uniqueid", ""))}
+    events: list[SystemEvent] = []
+    for call in list(book.calls.values()):
+        events += reconcile(book, call, live, at)
+    unknown = [headers for uid, headers in live.items() if uid not in book.channels]
+    for linkedid, group in by_linkedid(unknown).items():
+        adopt(book, linkedid, group, at)
+    return events
+
+
+def reconcile(book: Book, call: Call, live: Mapping[str, Headers], at: float) -> list[SystemEvent]:
+    """Channels missing from the snapshot hung up while we were away; the call may be complete."""
+    vanished = [
+        channel
+        for uid in call.channels
+        if (channel := book.channels.get(uid)) is not None and not channel.hungup and uid not in live
+    ]
+    for channel in vanished:
+        channel.hungup = True
+        call.alive.discard(channel.uniqueid)
+        call.alive_internal.discard(channel.uniqueid)
+    if not vanished or not completion.is_complete(call):
+        return []
+    call.reconciled = True
+    return completion.complete(book, call, at, end_of_vanished_call(book, call, at))
+
+
+def end_of_vanished_call(book: Book, call: Call, at: float) -> float:
+    """The last moment we knew the call was up: when the link was lost, else the resync moment."""
+    lost = book.lost_at
+    return lost if lost is not None and call.start <= lost <= at else at
+
+
+def by_linkedid(snapshot: Sequence[Headers]) -> dict[str, list[Headers]]:
+    groups: dict[str, list[Headers]] = {}
+    for headers in snapshot:
+        linkedid = headers.get("Linkedid") or headers.get("Uniqueid", "")
+        groups.setdefault(linkedid, []).append(headers)
+    return groups
+
+
+def parse_duration(raw: str) -> float:
+    """CoreShowChannel `Duration` (`HH:MM:SS`, or plain seconds) in seconds."""
+    seconds = 0.0
+    for part in raw.strip().split(":"):
+        if not part.isdigit():
+            return 0.0
+        seconds = seconds * 60 + int(part)
+    return seconds
+
+
+def adopt(book: Book, linkedid: str, group: list[Headers], at: float) -> None:
+    """Rebuild a call from its live channels (no past events): caller runs Dial, AppDial channels are legs."""
+    call = book.calls.get(linkedid)
+    if call is None:
+        start = at - max(parse_duration(headers.get("Duration", "")) for headers in group)
+        call = book.call_for(linkedid, start)
+        call.adopted = True
+    channels = [adopt_channel(book, call, headers, at) for headers in group]
+    if not call.caller:
+        choose_caller(book, call, group, channels)
+    caller_data = next((h.get("ApplicationData", "") for h in group if h.get("Uniqueid") == call.caller), "")
+    for headers, channel in zip(group, channels, strict=True):
+        if headers.get("Application") == "AppDial":
+            rebuild_leg(book, call, channel, trunk_number(book, caller_data), at)
+
+
+def adopt_channel(book: Book, call: Call, headers: Headers, at: float) -> Channel:
+    uniqueid = headers.get("Uniqueid", "")
+    channel = make_channel(book, headers, uniqueid, at - parse_duration(headers.get("Duration", "")))
+    book.channels[uniqueid] = channel
+    book.attach(call, channel)
+    pair_local(book, call, channel)
+    return channel
+
+
+def choose_caller(book: Book, call: Call, group: list[Headers], channels: list[Channel]) -> None:
+    """The channel running Dial, else the channel whose Uniqueid is the Linkedid."""
+    parties = [(h, c) for h, c in zip(group, channels, strict=True) if c.kind is not Kind.INTERNAL]
+    dialing = [c for h, c in parties if h.get("Application") == "Dial"]
+    rooted = [c for _, c in parties if c.uniqueid == call.call_id]
+    chosen = next(iter(dialing or rooted), None)
+    if chosen is not None:
+        book.set_caller(call, chosen)
+
+
+def trunk_number(book: Book, dial_data: str) -> str:
+    """The number a Dial sends to a trunk, from its data (`PJSIP/15551239876@trunk,30` -> 15551239876)."""
+    for tech, resource in dial_targets(dial_data):
+        if endpoint_kind(tech, target_endpoint(resource), book.config).kind is Kind.TRUNK:
+            return dialed_number(resource)
+    return ""
+
+
+def rebuild_leg(book: Book, call: Call, channel: Channel, number: str, at: float) -> None:
+    """An AppDial channel: Up = answered at the resync moment, Ringing = ringing, else offered."""
+    answered_at = at if channel.state == STATE_UP else None
+    if channel.kind is Kind.TRUNK:
+        leg = TrunkLeg(channel.where.endpoint, channel.uniqueid, number or channel.exten, answered_at)
+        call.trunk_legs.setdefault(channel.uniqueid, leg)
+        call.trunk = call.trunk or channel.where.endpoint
+        return
+    if channel.kind is not Kind.EXTENSION or channel.where.extension in call.legs:
+        return
+    extension = channel.where.extension
+    call.legs[extension] = Leg(extension, channel.uniqueid, channel.created, ringing=channel.state == STATE_RINGING)
+    call.leg_by_channel[channel.uniqueid] = extension
+    if answered_at is not None:
+        call.legs[extension].answered_at = answered_at
+        call.answered.append(extension)
+        call.first_answer = call.first_answer if call.first_answer is not None else answered_at

@@ -1,0 +1,132 @@
+"""CallTracker: AMI events in, system events out (DESIGN.md §3-§4). Pure: no I/O, time comes from the events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from agent.ami.events import AmiEvent
+from agent.mapping import completion, dialing, lifecycle, resync
+from agent.mapping.book import Book
+from agent.mapping.catalog import SystemEvent
+from agent.mapping.config import MappingConfig, Rater
+
+Handler = Callable[[Book, AmiEvent], list[SystemEvent]]
+
+# Frequent events that never change the call model: dropped before any lookup.
+NOISE = frozenset(
+    {
+        "RTCPSent",
+        "RTCPReceived",
+        "Cdr",
+        "CEL",
+        "DeviceStateChange",
+        "ExtensionStatus",
+        "PresenceStateChange",
+        "QueueMemberStatus",
+        "ContactStatus",
+        "PeerStatus",
+        "Registry",
+        "SuccessfulAuth",
+        "ChallengeSent",
+        "DTMFBegin",
+        "DTMFEnd",
+        "AGIExecStart",
+        "AGIExecEnd",
+        "AGIExec",
+        "VarSet",
+        "Newexten",
+    }
+)
+
+
+def var_set(book: Book, event: AmiEvent) -> list[SystemEvent]:
+    """VarSet matters only for DIALSTATUS (a Dial that failed before a channel) and TENANT."""
+    variable = event.get("Variable")
+    if variable == "DIALSTATUS":
+        return dialing.dial_failed(book, event)
+    if variable == "TENANT":
+        channel = book.channels.get(event.get("Uniqueid"))
+        call = book.calls.get(channel.linkedid) if channel is not None else None
+        if call is not None and not call.tenant:
+            call.tenant = event.get("Value")
+    return []
+
+
+def queue_event(book: Book, event: AmiEvent) -> list[SystemEvent]:
+    """Queue events name the queue the call went through."""
+    channel, events = lifecycle.touch(book, event)
+    call = book.calls.get(channel.linkedid) if channel is not None else None
+    if call is not None and not call.queue:
+        call.queue = event.get("Queue")
+    return events
+
+
+def channel_event(book: Book, event: AmiEvent) -> list[SystemEvent]:
+    """Any other event about a channel: refresh its caller id, follow a Linkedid change."""
+    return lifecycle.touch(book, event)[1]
+
+
+HANDLERS: Mapping[str, Handler] = {
+    "Newchannel": lifecycle.new_channel,
+    "Newstate": lifecycle.new_state,
+    "HangupRequest": lifecycle.hangup_request,
+    "Hangup": lifecycle.hangup,
+    "DialBegin": dialing.dial_begin,
+    "DialState": dialing.dial_state,
+    "DialEnd": dialing.dial_end,
+    "Newexten": dialing.new_exten,
+    "VarSet": var_set,
+    "QueueCallerJoin": queue_event,
+    "AgentCalled": queue_event,
+    "QueueCallerAbandon": queue_event,
+}
+
+
+class CallTracker:
+    """Follows calls by Linkedid and emits the five system events; forgets each call when it completes."""
+
+    def __init__(self, config: MappingConfig) -> None:
+        self._book = Book(config)
+
+    def feed(self, event: AmiEvent) -> list[SystemEvent]:
+        """One AMI event in, the system events it causes out (in emission order)."""
+        name = event.name
+        handler = HANDLERS.get(name)
+        if handler is not None:
+            return handler(self._book, event)
+        if name in NOISE or "Uniqueid" not in event.headers:
+            return []
+        return channel_event(self._book, event)
+
+    def connection_lost(self, at: float) -> list[SystemEvent]:
+        """The AMI link dropped at `at`: events may be missing until the next resync."""
+        self._book.lost_at = at
+        return []
+
+    def resync(self, channels: Sequence[Mapping[str, str]], at: float) -> list[SystemEvent]:
+        """Apply a CoreShowChannels snapshot taken at `at` (the resync moment)."""
+        events = resync.resync(self._book, channels, at)
+        self._book.lost_at = None
+        return events
+
+    def expire(self, now: float) -> list[SystemEvent]:
+        """Complete calls that started more than `stuck_call_seconds` ago (their hangup was never seen)."""
+        limit = self._book.config.stuck_call_seconds
+        stuck = [call for call in self._book.calls.values() if now - call.start > limit]
+        events: list[SystemEvent] = []
+        for call in stuck:
+            events += completion.complete(self._book, call, now, now)
+        return events
+
+    @property
+    def calls_in_progress(self) -> int:
+        return len(self._book.calls)
+
+    @property
+    def tracked_channels(self) -> int:
+        """Channels held in memory (live ones and hung-up ones of calls not yet complete)."""
+        return len(self._book.channels)
+
+    def set_rater(self, rater: Rater | None) -> None:
+        """Price answered outbound calls with `rater` from now on (None: no rating)."""
+        self._book.rater = rater
