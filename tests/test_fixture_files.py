@@ -42,6 +42,13 @@ def _headers(trace: Path) -> list[dict[str, str]]:
     return [dict(pairs) for pairs in frames]
 
 
+def _mapping(trace: Path) -> MappingSettings:
+    sidecar = trace.with_suffix(".settings.json")
+    if not sidecar.is_file():
+        return MappingSettings()
+    return MappingSettings.model_validate(json.loads(sidecar.read_text(encoding="utf-8")))
+
+
 def _converter() -> ModuleType:
     spec = importlib.util.spec_from_file_location("convert_public_trace", CONVERTER)
     assert spec is not None
@@ -132,8 +139,19 @@ class TestPublicFixtures:
         """Given a .settings.json sidecar, it is a valid MappingSettings in UTC beside a trace."""
         settings = MappingSettings.model_validate(json.loads(sidecar.read_text(encoding="utf-8")))
         assert settings.timezone == "UTC"
-        assert sidecar.name.removesuffix(".settings.json")
         assert (sidecar.parent / (sidecar.name.removesuffix(".settings.json") + ".ami")).is_file()
+
+    @pytest.mark.parametrize("trace", PUBLIC, ids=_ids(PUBLIC))
+    def test_extensions_are_configured(self, trace: Path) -> None:
+        """Given a pub_ golden, every non-empty extension is one its mapping settings produce (mapped, not raw)."""
+        config = _mapping(trace).compile()
+        known = set(config.extension_map.values())
+        for record in _golden_lines(trace.with_suffix(".expected.jsonl")):
+            params = record["params"]
+            assert isinstance(params, dict)
+            extension = params["extension"]
+            assert not extension or extension in known or config.extension_pattern.search(extension)
+            assert extension not in config.extension_map, "a mapped endpoint must appear as its extension number"
 
 
 class TestConverter:
