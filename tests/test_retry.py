@@ -82,6 +82,11 @@ class TestPolicy:
         decision = self.policy.decide(result, attempts, expires_at=NOW + 86400, now=NOW)
         assert (decision.state, decision.next_attempt_at) == (state, next_at)
 
+    def test_permanent(self) -> None:
+        """Given an attempt that can never succeed (no response, permanent), when decided, then it is given up."""
+        decision = self.policy.decide(AttemptResult(0, "invalid URL", 0.0, permanent=True), 1, NOW + 60, NOW)
+        assert decision.state == "failed"
+
     def test_live_expires(self) -> None:
         """Given a live delivery whose endpoint stays down, when retried, then it expires within 30 s."""
         created, now, attempts = NOW, NOW, 0

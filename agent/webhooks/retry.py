@@ -29,6 +29,7 @@ class AttemptResult:
     message: str
     duration_ms: float
     retry_after: str | None = None
+    permanent: bool = False  # the request can never succeed as built (e.g. an invalid URL): no retry
 
     @property
     def ok(self) -> bool:
@@ -97,11 +98,12 @@ class RetryPolicy:
 
     def decide(self, result: AttemptResult, attempts: int, expires_at: float, now: float) -> Decision:
         """After the `attempts`-th attempt (counting this one) ended at `now` with `result`."""
-        outcome = classify(result.status)
+        outcome = "give_up" if result.permanent else classify(result.status)
         if outcome == "delivered":
             return Decision("delivered", now, "delivered")
         if outcome == "give_up":
-            return Decision("failed", now, f"given up: status {result.status} is not retried")
+            why = "the request cannot be sent" if result.permanent else f"status {result.status} is not retried"
+            return Decision("failed", now, f"given up: {why}")
         wait = retry_after_delay(result.retry_after, now)
         delay = self.backoff(attempts) if wait is None else wait
         if now + delay > expires_at:

@@ -1,0 +1,90 @@
+"""System events -> outbox rows: gate on the global switch and the event's flag, render each bound action.
+
+The configuration (switch, bindings, custom parameter values) is read from the store and cached until
+`invalidate()` (the admin API calls it after every committed change), so a change applies to the next event
+without a restart. All rows of one batch are committed in one transaction before the sender sees any.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from agent.mapping.catalog import EVENT_KEYS, SystemEvent
+from agent.records import Delivery, NewDelivery
+from agent.store import Store
+from agent.webhooks.model import Action
+from agent.webhooks.request import render
+from agent.webhooks.retry import RetryPolicy
+
+log = logging.getLogger("agent.dispatcher")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    """A snapshot of what the dispatcher reads from the store."""
+
+    enabled: bool
+    bindings: Mapping[str, tuple[Action, ...]]
+    values: Mapping[str, str]
+
+
+async def load_config(store: Store) -> DeliveryConfig:
+    enabled = (await store.get_settings()).actions_enabled
+    bindings = {key: tuple(await store.bindings_for(key)) for key in sorted(EVENT_KEYS)}
+    return DeliveryConfig(enabled, bindings, await store.parameter_values())
+
+
+def plan(config: DeliveryConfig, events: Sequence[SystemEvent], policy: RetryPolicy, now: float) -> list[NewDelivery]:
+    """The outbox rows for `events` under `config`, in emission order then binding order. Pure."""
+    if not config.enabled:
+        return []
+    rows: list[NewDelivery] = []
+    for event in events:
+        values = {**config.values, **event.params}
+        profile = policy.profile_for(event.name)
+        for action in config.bindings.get(event.name, ()):
+            rows.append(NewDelivery(
+                event_id=event.event_id, event=event.name, call_id=event.call_id, action_id=action.id or 0,
+                action_name=action.name, request=render(action, values), profile=profile, next_attempt_at=now,
+                expires_at=policy.expires_at(profile, now), created_at=now,
+            ))
+    return rows
+
+
+class Dispatcher:
+    """Turns system events into committed outbox rows and hands them to `submit` (the sender)."""
+
+    def __init__(self, store: Store, policy: RetryPolicy, submit: Callable[[Sequence[Delivery]], None],
+                 clock: Callable[[], float]) -> None:
+        self._store = store
+        self._policy = policy
+        self._submit = submit
+        self._clock = clock
+        self._config: DeliveryConfig | None = None
+        self._generation = 0
+
+    def invalidate(self) -> None:
+        """Forget the cached configuration; the next event reads it again. Never blocks."""
+        self._generation += 1
+        self._config = None
+
+    async def config(self) -> DeliveryConfig:
+        config = self._config
+        if config is None:
+            generation = self._generation
+            config = await load_config(self._store)
+            if generation == self._generation:
+                self._config = config
+        return config
+
+    async def dispatch(self, events: Sequence[SystemEvent]) -> list[Delivery]:
+        """Enqueue one row per (event, bound action) in one transaction, then submit them for sending."""
+        if not events:
+            return []
+        rows = plan(await self.config(), events, self._policy, self._clock())
+        stored = await self._store.enqueue(rows)
+        if stored:
+            self._submit(stored)
+        return stored

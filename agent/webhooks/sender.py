@@ -1,0 +1,234 @@
+"""Sends outbox rows: one shared aiohttp session, bounded concurrency, per-lane order, every attempt recorded.
+
+Each attempt runs in its own task under a semaphore, so a slow or dead endpoint only holds its own slots and
+never blocks the event loop. The outcome (delivered, retry later, failed, expired) and the activity row are
+committed together; pending rows are loaded again on start, so a restart resumes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
+
+from agent import __version__
+from agent.metrics import Metrics
+from agent.records import Delivery, NewActivity
+from agent.settings import DeliverySettings
+from agent.store import Store
+from agent.webhooks.model import RenderedRequest
+from agent.webhooks.outbox import Lanes
+from agent.webhooks.retry import AttemptResult, RetryPolicy
+
+log = logging.getLogger("agent.delivery")
+
+MESSAGE_LIMIT = 500
+READ_LIMIT = 4096
+
+
+def truncate(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def _read_some(response: aiohttp.ClientResponse) -> str:
+    data = b""
+    while len(data) < READ_LIMIT:
+        chunk = await response.content.read(READ_LIMIT - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("utf-8", errors="replace")
+
+
+def _message(status: int, body: str, location: str | None) -> str:
+    if 300 <= status <= 399:
+        return f"redirect {status} to {location or '(no Location)'} not followed"
+    return truncate(body)
+
+
+class Sender:
+    """Delivers outbox rows; `start()`, `submit(rows)`, `drain(grace)`, `close()`."""
+
+    def __init__(self, store: Store, settings: DeliverySettings, policy: RetryPolicy, metrics: Metrics,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._settings = settings
+        self._policy = policy
+        self._metrics = metrics
+        self._clock = clock
+        self._lanes = Lanes()
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._pulse = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def depth(self) -> int:
+        """Deliveries not yet finished (waiting or in flight)."""
+        return len(self._lanes)
+
+    async def start(self) -> None:
+        """Open the session, load the pending rows and start sending."""
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._settings.concurrency, limit_per_host=0),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            headers={"User-Agent": f"event-agent/{__version__}"},
+        )
+        pending = await self._store.pending_outbox()
+        if pending:
+            log.info("resuming %d pending deliveries", len(pending))
+        self._lanes.add(pending)
+        self._loop_task = asyncio.create_task(self._run(), name="sender")
+
+    def submit(self, rows: Sequence[Delivery]) -> None:
+        """Hand over committed rows (in emission order)."""
+        self._lanes.add(rows)
+        self._notify()
+
+    def _notify(self) -> None:
+        self._pulse.set()
+        self._pulse = asyncio.Event()
+
+    async def wait_idle(self) -> None:
+        """Return once every known delivery is finished (tests: run until idle)."""
+        while len(self._lanes):
+            await self._pulse.wait()
+
+    async def wait_quiet(self) -> None:
+        """Return once nothing is in flight and nothing is due now (later retries may remain)."""
+        while self._lanes.in_flight or self._due_now():
+            await self._pulse.wait()
+
+    def _due_now(self) -> bool:
+        due = self._lanes.next_due_at()
+        return due is not None and due <= self._clock()
+
+    async def drain(self, grace: float) -> None:
+        """Keep sending what is due for up to `grace` seconds, then stop; unsent rows stay pending."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self.wait_quiet()
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop sending (in-flight attempts are cancelled; their rows stay pending) and close the session."""
+        tasks = [*self._tasks, *([self._loop_task] if self._loop_task else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._loop_task = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _run(self) -> None:
+        while True:
+            await self._slots.acquire()
+            try:
+                row = await self._next_due()
+            except BaseException:
+                self._slots.release()
+                raise
+            task = asyncio.create_task(self._deliver(row))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _next_due(self) -> Delivery:
+        while True:
+            pulse = self._pulse
+            row = self._lanes.take_due(self._clock())
+            if row is not None:
+                return row
+            due = self._lanes.next_due_at()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(None if due is None else max(0.0, due - self._clock())):
+                    await pulse.wait()
+
+    async def _deliver(self, row: Delivery) -> None:
+        """Supervision point: one attempt; an unexpected error is logged and the row retried later."""
+        try:
+            await self._attempt(row)
+        except Exception:
+            log.exception("delivery %d (action %r, call %s) failed internally; retrying later",
+                          row.id, row.action_name, row.call_id)
+            self._lanes.retry(replace(row, next_attempt_at=self._clock() + self._policy.initial_delay))
+        finally:
+            self._slots.release()
+            self._notify()
+
+    async def _attempt(self, row: Delivery) -> None:
+        started = self._clock()
+        if started > row.expires_at:
+            await self._store.settle(row.id, state="expired", attempts=row.attempts, next_attempt_at=started,
+                                     now=started)
+            self._finished(row, "expired", f"expired before attempt {row.attempts + 1} could be made")
+            return
+        result = await self.send(row.request)
+        attempts, now = row.attempts + 1, self._clock()
+        decision = self._policy.decide(result, attempts, row.expires_at, now)
+        activity = NewActivity(row.action_name, row.action_id, row.event, row.call_id, attempts, result.status,
+                               result.message, result.duration_ms, started)
+        await self._store.settle(row.id, state=decision.state, attempts=attempts,
+                                 next_attempt_at=decision.next_attempt_at, now=now, activity=activity)
+        self._metrics.attempts.inc("ok" if result.ok else "error")
+        log.info("delivery action=%r event=%s call=%s attempt=%d status=%d %.0fms: %s", row.action_name,
+                 row.event, row.call_id, attempts, result.status, result.duration_ms, decision.reason)
+        if decision.state == "pending":
+            self._lanes.retry(replace(row, attempts=attempts, next_attempt_at=decision.next_attempt_at))
+        else:
+            self._finished(row, decision.state, "")
+
+    def _finished(self, row: Delivery, state: str, note: str) -> None:
+        self._metrics.deliveries.inc(state)
+        if note:
+            log.warning("delivery action=%r event=%s call=%s: %s", row.action_name, row.event, row.call_id, note)
+        self._lanes.finish(row)
+
+    async def send_once(self, request: RenderedRequest, *, action: str, event_name: str) -> AttemptResult:
+        """One attempt now, outside the outbox (Save & Test); nothing is recorded here."""
+        result = await self.send(request)
+        log.info("test action=%r event=%s status=%d %.0fms", action, event_name, result.status, result.duration_ms)
+        return result
+
+    async def send(self, request: RenderedRequest) -> AttemptResult:
+        """One HTTP attempt; never raises for delivery problems (status 0 and the error text instead)."""
+        if self._session is None:
+            raise RuntimeError("sender is not started")
+        timeout = aiohttp.ClientTimeout(total=request.timeout_s or self._settings.total_timeout,
+                                        connect=self._settings.connect_timeout)
+        begin = time.perf_counter()
+        try:
+            result = await self._request(self._session, request, timeout)
+        except TimeoutError:
+            result = AttemptResult(0, f"timed out after {timeout.total:g} s", 0.0)
+        except aiohttp.InvalidURL as exc:
+            result = AttemptResult(0, truncate(f"invalid URL: {exc}"), 0.0, permanent=True)
+        except (aiohttp.ClientError, OSError) as exc:
+            result = AttemptResult(0, truncate(f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc)), 0.0)
+        duration_ms = (time.perf_counter() - begin) * 1000.0
+        self._metrics.latency.observe(duration_ms / 1000.0)
+        return replace(result, duration_ms=round(duration_ms, 3))
+
+    @staticmethod
+    async def _request(session: aiohttp.ClientSession, request: RenderedRequest,
+                       limits: aiohttp.ClientTimeout) -> AttemptResult:
+        url = URL(request.url, encoded=True)
+        if url.scheme not in ("http", "https") or not url.host:
+            return AttemptResult(0, truncate(f"invalid URL: {request.url.split('?', 1)[0]}"), 0.0, permanent=True)
+        async with session.request(
+            request.method, url, headers=CIMultiDict(request.headers), data=request.body or None,
+            allow_redirects=False, timeout=limits, skip_auto_headers=("Content-Type",),
+        ) as response:
+            body = await _read_some(response)
+            location = response.headers.get("Location")
+            return AttemptResult(response.status, _message(response.status, body, location), 0.0,
+                                 response.headers.get("Retry-After"))
