@@ -63,6 +63,7 @@ class Call:
     caller_name: str = ""
     trunk: str = ""
     queue: str = ""
+    dialstatus: str = ""
     tenant: str = ""
     adopted: bool = False
     reconciled: bool = False

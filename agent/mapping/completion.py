@@ -30,7 +30,7 @@ def check(book: Book, call: Call, time: float) -> list[SystemEvent]:
 
 def complete(book: Book, call: Call, time: float, end: float) -> list[SystemEvent]:
     """Emit the held call_hangups and the completion event (when one is due), then forget the call."""
-    events = flush_held(book, call, time)
+    events = flush_held(book, call, time) + flush_unresolved(book, call, time)
     if completion_due(book, call):
         events.append(completion_event(book, call, time, end))
     book.forget(call)
@@ -49,6 +49,31 @@ def flush_held(book: Book, call: Call, time: float) -> list[SystemEvent]:
             continue
         leg.hangup_sent = True
         leg.hangup_by = "caller"
+        leg.hangup_cause = leg.hangup_cause or channel_cause(book, leg.channel)
+        events.append(book.leg_event(call, CALL_HANGUP, leg, time, ended=True))
+    return events
+
+
+def channel_cause(book: Book, uniqueid: str) -> str:
+    """The hangup (request) cause of a channel, as far as it is known now."""
+    channel = book.channels.get(uniqueid)
+    return "" if channel is None else channel.request_cause or channel.hangup_cause
+
+
+def flush_unresolved(book: Book, call: Call, time: float) -> list[SystemEvent]:
+    """Legs still offered when the call ends (their DialEnd never came) ended unanswered too.
+
+    dial_status is then the DIALSTATUS variable when the dialplan class showed it (DESIGN §4), else "".
+    """
+    if any_leg_answered(call):
+        return []
+    events = []
+    for leg in call.legs.values():
+        if leg.hangup_sent or leg.answered_at is not None or leg.ended_at is not None or leg.forwarded:
+            continue
+        leg.ended_at, leg.dial_status, leg.hangup_sent = time, call.dialstatus, True
+        leg.hangup_cause = channel_cause(book, leg.channel)
+        leg.hangup_by = first_to_hang_up(book.caller(call), book.channels.get(leg.channel))
         events.append(book.leg_event(call, CALL_HANGUP, leg, time, ended=True))
     return events
 

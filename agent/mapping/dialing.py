@@ -112,7 +112,7 @@ def offer_extension(book: Book, call: Call, dest: Channel, time: float) -> list[
     if leg is None:
         leg = call.legs[extension] = Leg(extension, dest.uniqueid, time)
         events.append(book.leg_event(call, CALL_INCOMING, leg, time))
-    elif leg.answered_at is None:
+    elif leg.answered_at is None and leg.channel != dest.uniqueid:
         leg.channel, leg.ended_at, leg.dial_status = dest.uniqueid, None, ""
     if dest.state == STATE_RINGING:
         events += ring(book, call, leg, time)
@@ -223,7 +223,10 @@ def dial_failed(book: Book, event: AmiEvent) -> list[SystemEvent]:
         return []
     data, channel.dial_data = channel.dial_data, ""
     call = book.calls.get(channel.linkedid)
-    if event.get("Value") != "CHANUNAVAIL" or not data or call is None:
+    if call is None:
+        return []
+    call.dialstatus = event.get("Value")
+    if call.dialstatus != "CHANUNAVAIL" or not data:
         return []
     if not call.caller and channel.kind is not Kind.INTERNAL:
         book.set_caller(call, channel)

@@ -13,9 +13,12 @@ from agent.mapping.channels import STATE_RINGING, Channel, Kind, classify, local
 
 
 def new_channel(book: Book, event: AmiEvent) -> list[SystemEvent]:
-    """A Newchannel: remember it and count it in the call of its Linkedid (duplicates change nothing)."""
+    """A Newchannel: remember it and count it in the call of its Linkedid (duplicates change nothing).
+
+    Without a Linkedid (Asterisk 11 and older) no call can be formed, so the channel is not followed.
+    """
     uniqueid = event.get("Uniqueid")
-    if not uniqueid or uniqueid in book.channels:
+    if not uniqueid or not event.get("Linkedid") or uniqueid in book.channels:
         return []
     channel = make_channel(book, event.headers, uniqueid, event.time)
     book.channels[uniqueid] = channel

@@ -25,7 +25,7 @@ Headers = Mapping[str, str]
 
 def resync(book: Book, snapshot: Sequence[Headers], at: float) -> list[SystemEvent]:
     """Complete calls whose channels vanished (reconciled), then adopt live channels we do not know."""
-    live = {uid: headers for headers in snapshot if (uid := headers.get("Uniqueid", ""))}
+    live = {uid: headers for headers in snapshot if (uid := headers.get("Uniqueid", "")) and headers.get("Linkedid")}
     events: list[SystemEvent] = []
     for call in list(book.calls.values()):
         events += reconcile(book, call, live, at)
@@ -61,8 +61,7 @@ def end_of_vanished_call(book: Book, call: Call, at: float) -> float:
 def by_linkedid(snapshot: Sequence[Headers]) -> dict[str, list[Headers]]:
     groups: dict[str, list[Headers]] = {}
     for headers in snapshot:
-        linkedid = headers.get("Linkedid") or headers.get("Uniqueid", "")
-        groups.setdefault(linkedid, []).append(headers)
+        groups.setdefault(headers.get("Linkedid", ""), []).append(headers)
     return groups
 
 
