@@ -137,8 +137,10 @@ class AmiClient:
         logins = self._logins
         try:
             await self._session(protocol)
-        except (LoginFailed, ActionFailed, TimeoutError) as exc:
+        except (LoginFailed, TimeoutError) as exc:
             self._fail(str(exc) or type(exc).__name__)
+        except ActionFailed:
+            pass  # the link went down mid-session: `_end` reports it
         finally:
             self._end(protocol)
         return self._logins > logins

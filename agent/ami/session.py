@@ -36,21 +36,24 @@ class SimulatorOptions:
 
 
 class ClientSession:
-    """Reads actions and answers them; after Login, streams `passes()` with the recorded gaps."""
+    """Reads actions and answers them; after Login, streams `events()` with the recorded gaps."""
 
     def __init__(
         self,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        *,
         options: SimulatorOptions,
         running: asyncio.Event,
-        passes: Callable[[], Iterator[list[TraceEvent]]],
+        gate: StreamGate,
+        events: Callable[[], Iterator[TraceEvent]],
     ) -> None:
         self._reader = reader
         self._writer = writer
         self._options = options
         self._running = running
-        self._passes = passes
+        self._gate = gate
+        self._events = events
         self._decoder = FrameDecoder(expect_banner=False)
         self._table = ChannelTable()
         self._unapplied: list[TraceEvent] = []
@@ -141,34 +144,56 @@ class ClientSession:
 
     async def _stream(self) -> None:
         with contextlib.suppress(ConnectionError):
-            for events in self._passes():
-                await self._stream_pass(events)
+            await self._stream_from(self._gate.start)
 
-    async def _stream_pass(self, events: list[TraceEvent]) -> None:
-        speed = self._options.speed
+    async def _stream_from(self, start: int) -> None:
         batch: list[TraceEvent] = []
         previous: float | None = None
-        for event in events:
-            if not self._options.allows(event):
-                continue
-            gap = _gap(previous, event.timestamp, speed)
-            previous = event.timestamp if event.timestamp is not None else previous
-            if gap > 0 or len(batch) >= _BATCH:
-                await self._send(batch)
-                batch = []
-                await asyncio.sleep(gap)
-            batch.append(event)
+        for index, event in enumerate(self._events()):
+            if index >= start:
+                gap = _gap(previous, event.timestamp, self._options.speed)
+                previous = event.timestamp if event.timestamp is not None else previous
+                if gap > 0 or len(batch) >= _BATCH or not self._gate.allows(index):
+                    await self._send(batch)
+                    batch = []
+                    await asyncio.sleep(gap)
+                    await self._gate.reach(index)
+                if self._options.allows(event):
+                    batch.append(event)
+            self._unapplied.append(event)
         await self._send(batch)
 
     async def _send(self, batch: list[TraceEvent]) -> None:
         await self._running.wait()
+        if len(self._unapplied) > _MAX_UNAPPLIED:
+            self._catch_up()
         if not batch or self._writer.is_closing():
             return
         self._writer.write(b"".join(event.raw + _SEP for event in batch))
-        self._unapplied.extend(batch)
-        if len(self._unapplied) > _MAX_UNAPPLIED:
-            self._catch_up()
         await self._writer.drain()
+
+
+class StreamGate:
+    """Shared by the sessions of one simulator: streams stop before `limit` (None: no limit), and sessions
+    that start streaming later begin at event `start` (the events before it count as missed)."""
+
+    def __init__(self) -> None:
+        self.limit: int | None = None
+        self.start = 0
+        self._changed = asyncio.Event()
+
+    def allows(self, index: int) -> bool:
+        return self.limit is None or index < self.limit
+
+    def set_limit(self, limit: int | None) -> None:
+        self.limit = limit
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def reach(self, index: int) -> None:
+        """Wait until event `index` may be sent."""
+        while not self.allows(index):
+            await self._changed.wait()
 
 
 def _gap(previous: float | None, stamp: float | None, speed: float) -> float:

@@ -6,7 +6,8 @@ else gets `Response: Error`. After its Login, a client is streamed the trace's e
 Response frames are skipped) with the recorded gaps divided by `speed` (0: as fast as possible); with
 `loop`, the trace starts again as a distinct repetition (fresh Uniqueids, later Timestamps).
 
-Test hooks: `drop_clients()` closes every client socket; `stall()` stops reading and writing (a half-open
+Test hooks: `drop_clients()` closes every client socket (optionally making later logins resume further on);
+`pause_at(index)` holds every stream before an event; `stall()` stops reading and writing (a half-open
 link as the agent sees it) until `resume()`; `inject(data)` writes raw bytes to every logged-in client;
 `timestamps=False` strips Timestamp headers; `read_classes` sends only events whose Privilege class is in it.
 """
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
-from agent.ami.session import ClientSession, SimulatorOptions
+from agent.ami.session import ClientSession, SimulatorOptions, StreamGate
 from agent.ami.trace import TraceEvent, renumbered, timestamp_span, trace_events
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -59,8 +60,10 @@ class AmiSimulator:
         self._span = max((timestamp_span(events) for events in self._first), default=0.0) + 1.0
         self._server: asyncio.Server | None = None
         self._sessions: set[ClientSession] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._running = asyncio.Event()
         self._running.set()
+        self._gate = StreamGate()
         self._past_logins = 0
 
     @property
@@ -87,15 +90,30 @@ class AmiSimulator:
         return self._port
 
     async def stop(self) -> None:
-        self.drop_clients()
+        """Stop listening, drop every client and wait for their sessions to end."""
         if self._server is not None:
             self._server.close()
+        self.drop_clients()
+        self.resume()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5.0)
+        if self._server is not None:
             await self._server.wait_closed()
 
-    def drop_clients(self) -> None:
-        """Close every client connection now (the agent sees the server going away mid-trace)."""
+    def drop_clients(self, resume_at: int | None = None) -> None:
+        """Close every client connection now (the agent sees the server going away mid-trace).
+
+        With `resume_at`, later logins are streamed from that event index on, as if the PBX had gone on while
+        the agent was away: the events before it are missed, but CoreShowChannels knows their outcome.
+        """
+        if resume_at is not None:
+            self._gate.start = resume_at
         for session in list(self._sessions):
             session.drop()
+
+    def pause_at(self, index: int | None) -> None:
+        """Stream events up to, not including, event `index` (counted over all passes); None: no limit."""
+        self._gate.set_limit(index)
 
     def stall(self) -> None:
         """Stop reading and writing on every connection, keeping the sockets open."""
@@ -110,20 +128,28 @@ class AmiSimulator:
             session.inject(data)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = ClientSession(reader, writer, self._options, self._running, self._passes)
+        session = ClientSession(
+            reader, writer, options=self._options, running=self._running, gate=self._gate, events=self._stream
+        )
+        task = asyncio.current_task()
         self._sessions.add(session)
+        if task is not None:
+            self._tasks.add(task)
         try:
             await session.run(BANNER)
         finally:
             self._sessions.discard(session)
+            self._tasks.discard(task)
             self._past_logins += session.logins
 
-    def _passes(self) -> Iterator[list[TraceEvent]]:
-        """The event lists to stream, trace after trace, repetition after repetition when looping."""
-        yield from self._first
+    def _stream(self) -> Iterator[TraceEvent]:
+        """The events to stream, trace after trace, repetition after repetition when looping."""
+        for events in self._first:
+            yield from events
         repetition = 1
         while self._loop:
-            yield from self._repetition(repetition)
+            for events in self._repetition(repetition):
+                yield from events
             repetition += 1
 
     def _repetition(self, repetition: int) -> list[list[TraceEvent]]:

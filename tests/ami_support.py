@@ -1,0 +1,108 @@
+"""Test support for the AMI client: a simulator on loopback, a client on it, and a tracker pump."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.ami.client import AmiClient
+from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
+from agent.ami.simulator import AmiSimulator
+from agent.mapping.catalog import SystemEvent
+from agent.mapping.tracker import CallTracker
+from agent.settings import AmiSettings
+
+TRACES = Path(__file__).parent / "fixtures" / "ami_traces"
+WAIT = 20.0  # generous upper bound for "it happened" on a busy shared machine
+
+
+def fast_settings(port: int, **overrides: Any) -> AmiSettings:
+    """Client settings for loopback tests: short pings and backoff."""
+    values: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "ping_interval": 5.0,
+        "connect_timeout": 2.0,
+        "reconnect_min": 0.05,
+        "reconnect_max": 0.2,
+    }
+    values.update(overrides)
+    return AmiSettings(**values)
+
+
+@dataclass
+class Link:
+    """A running simulator and client, and the client's queue."""
+
+    simulator: AmiSimulator
+    client: AmiClient
+    queue: asyncio.Queue[AmiMessage]
+    received: list[AmiMessage] = field(default_factory=list)
+
+    async def next(self) -> AmiMessage:
+        message = await asyncio.wait_for(self.queue.get(), WAIT)
+        self.received.append(message)
+        return message
+
+    async def until(self, done: Callable[[AmiMessage], bool]) -> AmiMessage:
+        """Read the queue until a message satisfies `done`; return that message."""
+        while not done(message := await self.next()):
+            pass
+        return message
+
+    async def events(self, count: int) -> list[AmiEvent]:
+        """Read the queue until `count` more AmiEvents arrived; return them."""
+        events: list[AmiEvent] = []
+        while len(events) < count:
+            message = await self.next()
+            if isinstance(message, AmiEvent):
+                events.append(message)
+        return events
+
+
+@asynccontextmanager
+async def running_link(
+    simulator: AmiSimulator, clock: Callable[[], float] = time.time, **overrides: Any
+) -> AsyncIterator[Link]:
+    port = await simulator.start()
+    queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
+    client = AmiClient(fast_settings(port, **overrides), queue, clock)
+    task = asyncio.create_task(client.run())
+    try:
+        yield Link(simulator, client, queue)
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, WAIT)
+        await simulator.stop()
+
+
+def is_up(message: AmiMessage) -> bool:
+    return isinstance(message, ConnectionUp)
+
+
+def is_lost(message: AmiMessage) -> bool:
+    return isinstance(message, ConnectionLost)
+
+
+def pump(tracker: CallTracker, messages: list[AmiMessage]) -> list[SystemEvent]:
+    """What the daemon's pump does with the queue: events, losses and resyncs into the tracker."""
+    emitted: list[SystemEvent] = []
+    for message in messages:
+        if isinstance(message, AmiEvent):
+            emitted += tracker.feed(message)
+        elif isinstance(message, ConnectionLost):
+            emitted += tracker.connection_lost(message.at)
+        else:
+            emitted += tracker.resync(message.channels, message.resync_at)
+    return emitted
+
+
+def event_frame(name: str, **headers: str) -> bytes:
+    """One AMI event frame as Asterisk writes it."""
+    lines = [f"Event: {name}", *(f"{key}: {value}" for key, value in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
