@@ -1,0 +1,271 @@
+"""Composition root: builds every part from the settings, runs them, and stops them in order.
+
+Start: store -> sender (resumes pending rows) -> rater -> pump -> AMI client -> admin API -> activity purge.
+Stop (SIGTERM/SIGINT): stop intake (AMI logoff), let the pump drain the queue and the sender finish what is due,
+both within `delivery.drain_grace_period`, then close the admin API, the HTTP session and the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aiohttp import web
+
+from agent.admin_api.app import create_app
+from agent.admin_api.auth import load_or_create_token
+from agent.admin_api.deps import ApiDeps, TestResult
+from agent.ami.client import AmiClient
+from agent.ami.events import AmiMessage
+from agent.mapping.rating import Rate, RateTable
+from agent.mapping.tracker import CallTracker
+from agent.metrics import Metrics
+from agent.pump import Pump
+from agent.settings import EX_CONFIG, Settings, SettingsError
+from agent.store import Store
+from agent.webhooks.dispatcher import Dispatcher
+from agent.webhooks.model import Action
+from agent.webhooks.request import render
+from agent.webhooks.retry import RetryPolicy
+from agent.webhooks.sender import Sender
+
+log = logging.getLogger("agent")
+
+DATABASE_FILE = "event-agent.db"
+QUEUE_SIZE = 100_000
+PURGE_EVERY = 3600.0
+
+
+def _iso(epoch: float | None) -> str | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def rate_table(rows: list[Any]) -> RateTable | None:
+    """The tracker's rater from stored rates (decimal strings); None when there are none or they are invalid."""
+    try:
+        rates = [Rate(r.prefix, Decimal(r.price_per_minute), Decimal(r.connection_fee), r.minimum_s, r.increment_s,
+                      r.description) for r in rows]
+        return RateTable(rates) if rates else None
+    except (ValueError, InvalidOperation) as exc:
+        log.warning("rate table not loaded: %s", exc)
+        return None
+
+
+class Agent:
+    """The daemon as one object: `await start()`, `await stop()`; `run_until_idle()` for tests."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.metrics = Metrics()
+        self.queue: asyncio.Queue[AmiMessage] = asyncio.Queue(QUEUE_SIZE)
+        self.tracker = CallTracker(settings.mapping.compile())
+        self.ami = AmiClient(settings.ami, self.queue, clock)
+        self.policy = RetryPolicy.from_settings(settings.delivery)
+        self._store: Store | None = None
+        self._sender: Sender | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._pump: Pump | None = None
+        self._runner: web.AppRunner | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self.api_port: int | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise RuntimeError("agent not started")
+        return self._store
+
+    @property
+    def sender(self) -> Sender:
+        if self._sender is None:
+            raise RuntimeError("agent not started")
+        return self._sender
+
+    @property
+    def pump(self) -> Pump:
+        if self._pump is None:
+            raise RuntimeError("agent not started")
+        return self._pump
+
+    async def start(self, *, serve_api: bool = True) -> None:
+        """Open the store and start every part; raises SettingsError for a token that cannot be had safely."""
+        token = load_or_create_token(self.settings) if serve_api else ""
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        self._store = await Store.open(self.settings.state_dir / DATABASE_FILE)
+        self._sender = Sender(self._store, self.settings.delivery, self.policy, self.metrics, self.clock)
+        self._dispatcher = Dispatcher(self._store, self.policy, self._sender.submit, self.clock)
+        self._follow_gauges()
+        await self._sender.start()
+        await self.refresh_rater()
+        self._pump = Pump(self.queue, self.tracker, self._dispatch, self.metrics, self.clock)
+        self._spawn("pump", self._pump.run())
+        self._spawn("ami", self.ami.run())
+        if serve_api:
+            await self._serve_api(token)
+        self._spawn("purge", self._purge_forever())
+
+    def _follow_gauges(self) -> None:
+        self.metrics.outbox_depth.follow(lambda: self.sender.depth)
+        self.metrics.ami_connected.follow(lambda: 1.0 if self.ami.connected else 0.0)
+        self.metrics.calls_in_progress.follow(lambda: self.tracker.calls_in_progress)
+
+    def _spawn(self, name: str, coroutine: Coroutine[Any, Any, None]) -> None:
+        self._tasks[name] = asyncio.create_task(coroutine, name=name)
+
+    async def _dispatch(self, events: Any) -> None:
+        if self._dispatcher is not None:
+            for row in await self._dispatcher.dispatch(events):
+                self.metrics.enqueued.inc(row.event)
+
+    async def _serve_api(self, token: str) -> None:
+        deps = ApiDeps(store=self.store, settings=self.settings, token=token, status=self.status,
+                       send_test=self.send_test, metrics=self.metrics, on_config_change=self.on_config_change,
+                       clock=lambda: datetime.fromtimestamp(self.clock(), UTC))
+        self._runner = web.AppRunner(create_app(deps), access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.admin.host, self.settings.admin.port)
+        await site.start()
+        self.api_port = int(self._runner.addresses[0][1])
+        log.info("admin API on http://%s:%d/", self.settings.admin.host, self.api_port)
+
+    def status(self) -> Mapping[str, object]:
+        """Live state for /api/v1/status: the AMI link, calls in progress, outbox depth, counters."""
+        ami = self.ami.status()
+        return {
+            "ami": {"connected": ami.connected, "last_event_at": _iso(ami.last_event_at), "events": ami.events,
+                    "reconnects": ami.reconnects, "malformed_frames": ami.malformed_frames,
+                    "last_error": ami.last_error},
+            "calls_in_progress": self.tracker.calls_in_progress,
+            "outbox_depth": self._sender.depth if self._sender else 0,
+            "counters": self.metrics.counters(),
+        }
+
+    async def send_test(self, action: Action, values: Mapping[str, str]) -> TestResult:
+        """Save & Test: render and send once now; the admin API records the activity row."""
+        result = await self.sender.send_once(render(action, values), action=action.name, event_name="test")
+        return TestResult(result.status, result.message, round(result.duration_ms))
+
+    def on_config_change(self) -> None:
+        """Called by the admin API after each committed change: drop caches, reload the rates (in background)."""
+        if self._dispatcher is not None:
+            self._dispatcher.invalidate()
+        task = asyncio.create_task(self.refresh_rater())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def refresh_rater(self) -> None:
+        self.tracker.set_rater(rate_table(await self.store.list_rates()))
+
+    async def purge(self) -> None:
+        """Forget activity rows and finished deliveries older than the retention period."""
+        before = self.clock() - self.settings.delivery.activity_retention_days * 86400.0
+        removed = await self.store.purge_activity(before)
+        await self.store.purge_outbox(before)
+        if removed:
+            log.info("purged %d activity rows older than %d days", removed,
+                     self.settings.delivery.activity_retention_days)
+
+    async def _purge_forever(self) -> None:
+        while True:
+            try:
+                await self.purge()
+            except Exception:
+                log.exception("activity purge failed; trying again later")
+            await asyncio.sleep(PURGE_EVERY)
+
+    async def run_until_idle(self, ami_messages: int = 0) -> None:
+        """Return once `ami_messages` queue messages were processed, the queue is empty and every delivery done."""
+        await self.pump.wait_processed(ami_messages)
+        while True:
+            await self.queue.join()
+            await self.sender.wait_idle()
+            if self.queue.empty() and not self.sender.depth:
+                return
+
+    async def stop(self) -> None:
+        """Ordered shutdown: intake, drain within the grace period, then API, session, store."""
+        deadline = asyncio.get_running_loop().time() + self.settings.delivery.drain_grace_period
+        await self.ami.close()
+        await self._finish("ami", deadline)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                await self.queue.join()
+        await self._cancel("pump")
+        if self._sender is not None:
+            await self._sender.drain(max(0.0, deadline - asyncio.get_running_loop().time()))
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self._cancel("purge")
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._store is not None:
+            await self._store.close()
+        log.info("stopped")
+
+    async def _finish(self, name: str, deadline: float) -> None:
+        task = self._tasks.pop(name, None)
+        if task is None:
+            return
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            async with asyncio.timeout_at(deadline):
+                await asyncio.shield(task)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def _cancel(self, name: str) -> None:
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def configure_logging(level: str) -> None:
+    """One line per record on stdout (journald adds the time when run by systemd)."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+async def serve(settings: Settings) -> int:
+    """Run the agent until SIGTERM or SIGINT; 0 on a clean stop, 1 when it cannot start."""
+    agent = Agent(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await agent.start()
+    except OSError as exc:
+        log.error("cannot start: %s", exc)  # noqa: TRY400 (the reason is the message; no traceback wanted)
+        await agent.stop()
+        return 1
+    log.info("event-agent running (state in %s)", settings.state_dir)
+    await stop.wait()
+    log.info("stopping: draining for up to %g s", settings.delivery.drain_grace_period)
+    await agent.stop()
+    return 0
+
+
+def run_daemon(settings: Settings) -> int:
+    """`event-agent run`: the exit status (0 clean stop, 78 bad settings, 1 cannot start)."""
+    configure_logging(settings.log_level)
+    try:
+        return asyncio.run(serve(settings))
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"event-agent: {problem}", file=sys.stderr)
+        return EX_CONFIG

@@ -1,0 +1,107 @@
+"""The pump: AMI queue -> call tracker -> dispatcher, one message at a time, in order.
+
+`_process` is the named supervision point of the event path: an exception while handling one AMI message is
+logged with that message, counted, and the loop goes on with the next. Stuck calls are expired periodically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
+from agent.mapping.catalog import CALL_ANSWERED, CALL_UNANSWERED, SystemEvent
+from agent.mapping.tracker import CallTracker
+from agent.metrics import Metrics
+
+log = logging.getLogger("agent.pump")
+
+COMPLETIONS = frozenset({CALL_ANSWERED, CALL_UNANSWERED})
+_CALL_FIELDS = ("direction", "duration", "talk_duration", "extension", "offered_extensions", "answered_extensions",
+                "trunk", "reconciled", "adopted")
+
+Dispatch = Callable[[Sequence[SystemEvent]], Awaitable[object]]
+
+
+def describe_call(event: SystemEvent) -> str:
+    """One log line for a completed call: its outcome and shape, never a parameter value of an action."""
+    fields = " ".join(f"{name}={event.params[name]}" for name in _CALL_FIELDS if event.params.get(name))
+    return f"call {event.call_id} {event.name} {fields}".rstrip()
+
+
+class Pump:
+    """Consumes the AMI queue until cancelled; `wait_processed(n)` lets tests run until idle."""
+
+    def __init__(self, queue: asyncio.Queue[AmiMessage], tracker: CallTracker, dispatch: Dispatch,
+                 metrics: Metrics, clock: Callable[[], float], *, expire_every: float = 60.0) -> None:
+        self._queue = queue
+        self._tracker = tracker
+        self._dispatch = dispatch
+        self._metrics = metrics
+        self._clock = clock
+        self._expire_every = expire_every
+        self._last_expire = clock()
+        self._pulse = asyncio.Event()
+        self.processed = 0
+
+    async def run(self) -> None:
+        while True:
+            message: AmiMessage | None = None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._expire_every):
+                    message = await self._queue.get()
+            if message is not None:
+                await self._process(message)
+                self._queue.task_done()
+                self.processed += 1
+                self._pulse.set()
+                self._pulse = asyncio.Event()
+            await self._maybe_expire()
+
+    async def wait_processed(self, count: int) -> None:
+        """Return once `count` messages have been processed since start."""
+        while self.processed < count:
+            await self._pulse.wait()
+
+    async def _process(self, message: AmiMessage) -> None:
+        """Supervision point: one AMI message; a failure is logged with the message and counted."""
+        try:
+            events = self.translate(message)
+            await self._emit(events)
+        except Exception:
+            self._metrics.pump_errors.inc()
+            log.exception("failed to process AMI message %r", message)
+
+    def translate(self, message: AmiMessage) -> list[SystemEvent]:
+        """The system events one queue message causes (tracker only; no I/O)."""
+        if isinstance(message, AmiEvent):
+            self._metrics.ami_events.inc()
+            return self._tracker.feed(message)
+        if isinstance(message, ConnectionLost):
+            log.warning("AMI connection lost: %s", message.reason)
+            return self._tracker.connection_lost(message.at)
+        if isinstance(message, ConnectionUp):
+            log.info("AMI connected; resync with %d live channels", len(message.channels))
+            return self._tracker.resync(message.channels, message.resync_at)
+        return []
+
+    async def _emit(self, events: Sequence[SystemEvent]) -> None:
+        for event in events:
+            self._metrics.system_events.inc(event.name)
+            if event.name in COMPLETIONS:
+                log.info("%s", describe_call(event))
+        if events:
+            await self._dispatch(events)
+
+    async def _maybe_expire(self) -> None:
+        now = self._clock()
+        if now - self._last_expire < self._expire_every:
+            return
+        self._last_expire = now
+        try:
+            await self._emit(self._tracker.expire(now))
+        except Exception:
+            self._metrics.pump_errors.inc()
+            log.exception("failed to expire stuck calls")
