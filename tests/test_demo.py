@@ -56,8 +56,10 @@ class TestDemo:
             admin_line, token_line = await _line(process), await _line(process)
             admin = re.fullmatch(r"Admin: (http://127\.0\.0\.1:\d+/)", admin_line)
             token = re.fullmatch(r"Token: (\S+)", token_line)
-            assert admin and token, (admin_line, token_line)
-            assert process.stdout is not None and process.stderr is not None
+            assert admin, admin_line
+            assert token, token_line
+            assert process.stdout is not None
+            assert process.stderr is not None
             output = asyncio.gather(process.stdout.read(), process.stderr.read())
             async with aiohttp.ClientSession() as session:
                 items = await _delivered(session, admin.group(1), token.group(1))
@@ -74,4 +76,4 @@ class TestDemo:
         assert status == 0, errors.decode()
         assert b"Traceback" not in logs + errors
         assert token.group(1).encode() not in logs + errors
-        assert not list(tmp_path.iterdir())
+        assert not os.listdir(tmp_path)
