@@ -25,7 +25,7 @@ from agent.webhooks.sender import Sender
 class Received:
     method: str
     path: str
-    query_string: str
+    query_string: str  # as sent, still percent-encoded
     headers: tuple[tuple[str, str], ...]
     body: bytes
 
@@ -67,7 +67,7 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.requests.append(Received(request.method, request.path, request.query_string,
+        self.requests.append(Received(request.method, request.path, request.raw_path.partition("?")[2],
                                       tuple(request.headers.items()), body))
         self._arrived.set()
         self._arrived = asyncio.Event()
