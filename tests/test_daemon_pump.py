@@ -43,7 +43,8 @@ class TestPump:
         metrics = Metrics()
         pump, queue, submitted = await _pump(store, metrics)
         events = read_events(TRACE)
-        for message in (ConnectionUp(1.0, 1.0, ()), *events, ConnectionLost(2.0, "test")):
+        messages: list[AmiMessage] = [ConnectionUp(1.0, 1.0, ()), *events, ConnectionLost(2.0, "test")]
+        for message in messages:
             queue.put_nowait(message)
         task = asyncio.create_task(pump.run())
         await pump.wait_processed(len(events) + 2)
