@@ -43,6 +43,7 @@ class Link:
     client: AmiClient
     queue: asyncio.Queue[AmiMessage]
     received: list[AmiMessage] = field(default_factory=list)
+    _mark: int = 0
 
     async def next(self) -> AmiMessage:
         message = await asyncio.wait_for(self.queue.get(), WAIT)
@@ -54,6 +55,12 @@ class Link:
         while not done(message := await self.next()):
             pass
         return message
+
+    async def up(self) -> None:
+        """Make sure the ConnectionUp of the current connection has been read (it may follow the events)."""
+        if not any(isinstance(message, ConnectionUp) for message in self.received[self._mark :]):
+            await self.until(is_up)
+        self._mark = len(self.received)
 
     async def events(self, count: int) -> list[AmiEvent]:
         """Read the queue until `count` more AmiEvents arrived; return them."""

@@ -29,6 +29,7 @@ from agent.ami.protocol import ActionFailed, AmiProtocol
 from agent.settings import AmiSettings
 
 log = logging.getLogger(__name__)
+_LIST_KEYS = frozenset({"Event", "ActionID"})
 
 
 class LoginFailed(Exception):
@@ -225,7 +226,8 @@ def _snapshot(answer: Any) -> tuple[dict[str, str], ...] | None:
     """The CoreShowChannel entries of a CoreShowChannels answer, or None if it was refused."""
     if not isinstance(answer, list):
         return None
-    return tuple(dict(message.items()) for message in answer if message.get("Event") == "CoreShowChannel")
+    entries = (message for message in answer if message.get("Event") == "CoreShowChannel")
+    return tuple({key: value for key, value in entry.items() if key not in _LIST_KEYS} for entry in entries)
 
 
 def _message(answer: Any) -> str:
