@@ -17,9 +17,7 @@ TOLERANT = frozenset({"duration", "talk_duration"})
 
 
 def golden_traces() -> list[Path]:
-    return sorted(
-        trace for trace in TRACES.glob("*.ami") if trace.with_name(trace.stem + ".expected.jsonl").is_file()
-    )
+    return sorted(trace for trace in TRACES.glob("*.ami") if trace.with_name(trace.stem + ".expected.jsonl").is_file())
 
 
 def expected_lines(trace: Path) -> list[dict[str, Any]]:

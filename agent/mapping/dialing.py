@@ -244,4 +244,3 @@ def unavailable_leg(book: Book, call: Call, extension: str, time: float) -> list
     leg = call.legs[extension] = Leg(extension, "", time, ended_at=time, dial_status="CHANUNAVAIL")
     incoming = book.leg_event(call, CALL_INCOMING, leg, time)
     return [incoming, *leg_hangup(book, call, leg, "system", time)]
-

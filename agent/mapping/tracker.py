@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 
 from agent.ami.events import AmiEvent
 from agent.mapping import completion, dialing, lifecycle, resync
@@ -33,8 +34,6 @@ NOISE = frozenset(
         "AGIExecStart",
         "AGIExecEnd",
         "AGIExec",
-        "VarSet",
-        "Newexten",
     }
 )
 
@@ -66,20 +65,22 @@ def channel_event(book: Book, event: AmiEvent) -> list[SystemEvent]:
     return lifecycle.touch(book, event)[1]
 
 
-HANDLERS: Mapping[str, Handler] = {
-    "Newchannel": lifecycle.new_channel,
-    "Newstate": lifecycle.new_state,
-    "HangupRequest": lifecycle.hangup_request,
-    "Hangup": lifecycle.hangup,
-    "DialBegin": dialing.dial_begin,
-    "DialState": dialing.dial_state,
-    "DialEnd": dialing.dial_end,
-    "Newexten": dialing.new_exten,
-    "VarSet": var_set,
-    "QueueCallerJoin": queue_event,
-    "AgentCalled": queue_event,
-    "QueueCallerAbandon": queue_event,
-}
+HANDLERS: Mapping[str, Handler] = MappingProxyType(
+    {
+        "Newchannel": lifecycle.new_channel,
+        "Newstate": lifecycle.new_state,
+        "HangupRequest": lifecycle.hangup_request,
+        "Hangup": lifecycle.hangup,
+        "DialBegin": dialing.dial_begin,
+        "DialState": dialing.dial_state,
+        "DialEnd": dialing.dial_end,
+        "Newexten": dialing.new_exten,
+        "VarSet": var_set,
+        "QueueCallerJoin": queue_event,
+        "AgentCalled": queue_event,
+        "QueueCallerAbandon": queue_event,
+    }
+)
 
 
 class CallTracker:
