@@ -83,7 +83,7 @@ def _sub(text: str, values: Mapping[str, str], escape: Callable[[str], str] | No
     return substitute(clean_text(text), values, escape)
 
 
-def _split_authority(url: str) -> tuple[str, str]:
+def split_authority(url: str) -> tuple[str, str]:
     """`scheme://host` and the path, splitting at the first `/` that is not inside a tag."""
     scheme = _SCHEME_RE.match(url)
     start = scheme.end() if scheme else 0
@@ -117,7 +117,7 @@ def _query_pair(entry: KeyValue, values: Mapping[str, str]) -> str:
 def _render_url(action: Action, values: Mapping[str, str]) -> str:
     """The full encoded URL of an action (query string, query list, then an api_key placed in the query)."""
     base, url_query = split_url_query(_CONTROL_RE.sub("", clean_text(action.url)))
-    authority, path = _split_authority(base)
+    authority, path = split_authority(base)
     host = _HOST_JUNK_RE.sub("", _sub(authority, values))
     entries = (*url_query, *action.query, *_auth_query(action.auth))
     query = "&".join(_query_pair(entry, values) for entry in entries)
