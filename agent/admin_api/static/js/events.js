@@ -118,7 +118,8 @@ function activityRow(item) {
   const failed = isFailure(item.status);
   return row([
     ["Action", item.action || (item.action_id ? `#${item.action_id}` : "")],
-    ["Event", h("span", { class: "break" }, item.event || "")],
+    ["Event", h("div", {}, h("span", { class: "break" }, item.event || ""),
+      item.call_id ? h("div", { class: "muted small break", title: "Call id" }, `call ${item.call_id}`) : null)],
     ["Status", badge(String(item.status), failed ? "bad" : "good")],
     ["Message", h("span", { class: "message", title: item.message || "" }, item.message || "")],
     ["Date", h("time", { datetime: item.date || "" }, formatDate(item.date))],

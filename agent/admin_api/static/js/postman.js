@@ -22,7 +22,8 @@ function variablesBox(variables) {
   const create = h("input", { type: "checkbox", id: "postman-variables", name: "variables", checked: true });
   return h("fieldset", { class: "group" }, h("legend", {}, "Collection variables"),
     h("ul", { class: "var-list" }, variables.map((variable) => h("li", {}, h("code", {}, `{{${variable.key}}}`),
-      " = ", h("code", { class: "break" }, String(variable.value ?? "")),
+      " = ", variable.secret ? h("span", { class: "masked" }, "••••••••")
+        : h("code", { class: "break" }, String(variable.value ?? "")),
       variable.exists ? h("span", { class: "muted small" }, " (already a parameter: kept as is)") : null))),
     fresh.length ? h("div", { class: "field check" }, h("label", { for: create.id }, create,
       ` Create the ${fresh.length} new variable(s) as custom parameters`)) : null);

@@ -103,7 +103,7 @@ export async function confirmDialog(message, confirmLabel = "Delete") {
 /** The parameter dialog (tag, value, secret): used by Parameters and by the undefined-parameter banner. */
 export function parameterDialog(api, { tag = "", value = "", secret = false, editing = false } = {}) {
   const tagInput = h("input", { name: "tag", value: tag, required: true, readonly: editing || tag ? true : null,
-    pattern: "[A-Za-z0-9_\\-/.]+", autocomplete: "off", spellcheck: "false" });
+    pattern: "[A-Za-z0-9_\\-\\/.]+", autocomplete: "off", spellcheck: "false" });
   const valueInput = h("input", { name: "value", value, autocomplete: "off", spellcheck: "false",
     type: secret ? "password" : "text" });
   const secretBox = h("input", { type: "checkbox", name: "secret", checked: secret,
