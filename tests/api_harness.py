@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from agent.admin_api.app import create_app
 from agent.admin_api.deps import ApiDeps, TestResult
+from agent.metrics import Metrics
 from agent.settings import Settings
 from agent.store import Store
 from agent.webhooks.model import Action
@@ -27,11 +28,6 @@ from agent.webhooks.request import render
 
 TOKEN = "test-token-0123456789"
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
-
-
-class Metrics:
-    def render(self) -> str:
-        return "# TYPE event_agent_up gauge\nevent_agent_up 1\n"
 
 
 @dataclass

@@ -24,7 +24,6 @@ MASK = "********"
 class TestValues(BaseModel):
     """Optional body: values that override the samples and the custom parameters."""
 
-    __test__ = False
     model_config = ConfigDict(extra="forbid", strict=True)
 
     values: dict[str, str] = Field(default_factory=dict, max_length=1000)

@@ -9,6 +9,8 @@ from aiohttp import web
 from agent import __version__
 from agent.admin_api.routing import API_PREFIX, Route, deps
 
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
 
 async def healthz(request: web.Request) -> web.Response:
     """Liveness only: no token, nothing about the PBX or the configuration."""
@@ -17,8 +19,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     text = deps(request).metrics.render()
-    return web.Response(text=text, content_type="text/plain", charset="utf-8",
-                        headers={"X-Content-Type-Options": "nosniff"})
+    return web.Response(body=text.encode("utf-8"), headers={"Content-Type": PROMETHEUS_TEXT})
 
 
 async def status(request: web.Request) -> web.Response:
