@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+# 9999-01-01T00:00:00Z: any later stamp would overflow a datetime in some time zone (`date`/`time` parameters).
+_LAST_STAMP = 253370764800.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +34,19 @@ class AmiEvent:
 
     @property
     def timestamp(self) -> float | None:
-        """The `Timestamp` header (timestampevents = yes) as epoch seconds, if present and valid."""
+        """The `Timestamp` header (timestampevents = yes) as epoch seconds, if present and valid.
+
+        Valid means a finite number between the epoch and the year 9999: anything else (`nan`, `inf`,
+        `1e20`) would crash the date and duration arithmetic downstream, so it counts as absent.
+        """
         raw = self.headers.get("Timestamp")
         if not raw:
             return None
         try:
-            return float(raw)
+            stamp = float(raw)
         except ValueError:
             return None
+        return stamp if math.isfinite(stamp) and 0.0 <= stamp <= _LAST_STAMP else None
 
     @property
     def time(self) -> float:
