@@ -36,7 +36,11 @@ def resync(book: Book, snapshot: Sequence[Headers], at: float) -> list[SystemEve
 
 
 def reconcile(book: Book, call: Call, live: Mapping[str, Headers], at: float) -> list[SystemEvent]:
-    """Channels missing from the snapshot hung up while we were away; the call may be complete."""
+    """Channels missing from the snapshot hung up while we were away; the call may be complete.
+
+    A call none of whose channels is alive any more is complete too, even when nothing vanished now (its
+    last channel was moved to it after hanging up, by an out-of-order event): a resync leaves no stale call.
+    """
     vanished = [
         channel
         for uid in call.channels
@@ -46,7 +50,7 @@ def reconcile(book: Book, call: Call, live: Mapping[str, Headers], at: float) ->
         channel.hungup = True
         call.alive.discard(channel.uniqueid)
         call.alive_internal.discard(channel.uniqueid)
-    if not vanished or not completion.is_complete(call):
+    if not completion.is_complete(call):
         return []
     call.reconciled = True
     return completion.complete(book, call, at, end_of_vanished_call(book, call, at))
