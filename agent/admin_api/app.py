@@ -11,7 +11,7 @@ from agent.admin_api.auth import auth_middleware
 from agent.admin_api.deps import ApiDeps
 from agent.admin_api.errors import ApiError, error_middleware
 from agent.admin_api.payload import POSTMAN_LIMIT
-from agent.admin_api.routes import actions, activity, events, parameters, settings, status
+from agent.admin_api.routes import actions, activity, events, parameters, postman, settings, status
 from agent.admin_api.routing import DEPS, ROUTES_KEY, Route
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -24,7 +24,7 @@ def all_routes() -> tuple[Route, ...]:
         *settings.ROUTES,
         *actions.ROUTES,
         *parameters.ROUTES,
-
+        *postman.ROUTES,
         *activity.ROUTES,
         *status.ROUTES,
         *openapi.ROUTES,
