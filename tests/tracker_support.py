@@ -64,7 +64,8 @@ def dial(kind: str, time: float, caller: Party | None, dest: Party, **extra: str
     headers = chan("Dest", *dest)
     if caller is not None:
         headers.update(chan("", *caller, state=4))
-    return event(kind, time, **headers, **extra)
+    headers.update(extra)
+    return event(kind, time, **headers)
 
 
 def feed_all(tracker: CallTracker, events: list[AmiEvent]) -> list[SystemEvent]:
