@@ -231,13 +231,20 @@ def dial_failed(book: Book, event: AmiEvent) -> list[SystemEvent]:
     if not call.caller and channel.kind is not Kind.INTERNAL:
         book.set_caller(call, channel)
     events: list[SystemEvent] = []
-    for tech, resource in dial_targets(data):
-        if tech.lower() in INTERNAL_TECHS:
-            continue
-        where = endpoint_kind(tech, target_endpoint(resource), book.config)
-        if where.kind is Kind.EXTENSION and where.extension not in call.legs:
-            events += unavailable_leg(book, call, where.extension, event.time)
+    for extension in named_extensions(book, data):
+        if extension not in call.legs:
+            events += unavailable_leg(book, call, extension, event.time)
     return events
+
+
+def named_extensions(book: Book, dial_data: str) -> list[str]:
+    """The extensions a Dial application's data names (Local and other plumbing targets skipped)."""
+    extensions = []
+    for tech, resource in dial_targets(dial_data):
+        where = endpoint_kind(tech, target_endpoint(resource), book.config)
+        if tech.lower() not in INTERNAL_TECHS and where.kind is Kind.EXTENSION:
+            extensions.append(where.extension)
+    return extensions
 
 
 def unavailable_leg(book: Book, call: Call, extension: str, time: float) -> list[SystemEvent]:
