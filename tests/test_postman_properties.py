@@ -76,7 +76,7 @@ scalars = st.one_of(
 documents = st.recursive(
     scalars,
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS), inner, max_size=5)),
-    max_leaves=40,
+    max_leaves=20,
 )
 
 
@@ -84,7 +84,9 @@ requests = st.fixed_dictionaries(
     {"method": scalars, "url": documents, "header": documents, "body": documents, "auth": documents}
 )
 items = st.one_of(documents, st.fixed_dictionaries({"name": scalars, "request": st.one_of(documents, requests)}))
-folders = st.fixed_dictionaries({"name": scalars, "auth": documents, "variable": documents, "item": st.lists(items)})
+folders = st.fixed_dictionaries(
+    {"name": scalars, "auth": documents, "variable": documents, "item": st.lists(items, max_size=3)}
+)
 
 
 class TestPreviewProperties:
