@@ -312,7 +312,14 @@ class TestChecklist:
 
     def test_variables(self) -> None:
         """Enabled collection and folder variables are offered stringified, renamed on collision or bad name."""
-        assert checklist().variables == VARIABLES
+        found = checklist()
+        assert found.variables == VARIABLES
+        assert found.notes == (
+            "variable 'date' is offered as parameter 'postman_date'",
+            "variable 'base url' is offered as parameter 'base_url'",
+            "variable 'port' is offered as parameter 'port_1'",
+            "variable 'tenant' is offered as parameter 'postman_tenant'",
+        )
 
     def test_versions_agree(self) -> None:
         """Given the same collection in v2.0 shape (auth maps, urlencoded `enabled`), the preview is identical."""
@@ -403,6 +410,24 @@ class TestScopes:
             "raw", raw='{"query": "q", "variables": {"n": {{n}}}}', content_type="application/json"
         )
         assert json.loads(render(action, {"n": "5"}).body) == {"query": "q", "variables": {"n": 5}}
+
+    def test_descriptions(self) -> None:
+        """An item description in object form is used when the request has none; a long one is cut to 2000."""
+        found = preview(
+            small(
+                [
+                    {"name": "a", "description": {"content": "Hello", "type": "text/markdown"}, "request": "http://h/"},
+                    {"name": "b", "request": {"url": "http://h/", "description": "x" * 2001}},
+                ]
+            ),
+            (),
+        )
+        first, second = (item.action for item in found.items)
+        assert first is not None
+        assert second is not None
+        assert first.description == "Hello"
+        assert second.description == "x" * 2000
+        assert found.items[1].notes == ("the description is cut to 2000 characters",)
 
     def test_request_variables(self) -> None:
         """A request's own variable list is offered too and applies to that request only."""

@@ -265,4 +265,9 @@ def preview(collection: object, existing_names: Collection[str]) -> Preview:
     root = Scope((), document.get("auth"), renames, notes, behavior if isinstance(behavior, dict) else {})
     walk.folder(document["item"], root, 0)
     name = stringify(document["info"].get("name"))
-    return Preview(name, version, tuple(walk.items), tuple(walk.offered.values()), notes)
+    renamed = tuple(_rename_note(v) for v in walk.offered.values() if v.original)
+    return Preview(name, version, tuple(walk.items), tuple(walk.offered.values()), notes + renamed)
+
+
+def _rename_note(variable: Variable) -> str:
+    return f"variable '{variable.original}' is offered as parameter '{variable.key}'"
