@@ -128,3 +128,22 @@ class TestTransfers:
             (A[2], "call_answered"),
         ]
         assert (tracker.calls_in_progress, tracker.tracked_channels) == (0, 0)
+
+
+class TestForeignLinkedid:
+    def test_leg_with_its_own_linkedid_still_rings_and_answers(self) -> None:
+        """Given a DialBegin to a channel still in its own call, then it rings and answers as a leg of the dialer."""
+        own = ("PJSIP/203-00000003", "1795872000.3", "1795872000.3")
+        events = [
+            newchannel(T0, *A, state=4, Exten="203"),
+            newchannel(T0, *own),
+            dial("DialBegin", T0, A, own),
+            newstate(T0 + 1, *own, state=5),
+            dial("DialEnd", T0 + 2, A, own, DialStatus="ANSWER"),
+            hangup(T0 + 5, *own),
+            hangup(T0 + 5, *A),
+        ]
+        tracker = CallTracker(MappingConfig())
+        emitted = feed_all(tracker, events)
+        assert names(emitted) == [("call_incoming", "203"), ("ringing", "203"), ("call_answered", "203")]
+        assert (tracker.calls_in_progress, tracker.tracked_channels) == (0, 0)

@@ -59,6 +59,7 @@ class Channel:
     request_cause: str = ""
     hangup_order: int = 0
     partner: str = ""
+    leg_call: str = ""
     dial_data: str = ""
     dialend_status: str = ""
 

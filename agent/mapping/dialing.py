@@ -107,6 +107,7 @@ def offer_extension(book: Book, call: Call, dest: Channel, time: float) -> list[
     """Offer the leg (call_incoming once per extension); a dest already ringing also rings."""
     extension = dest.where.extension
     call.leg_by_channel[dest.uniqueid] = extension
+    dest.leg_call = call.call_id
     leg = call.legs.get(extension)
     events = []
     if leg is None:

@@ -111,7 +111,8 @@ def new_state(book: Book, event: AmiEvent) -> list[SystemEvent]:
 
 
 def ring_channel(book: Book, channel: Channel, time: float) -> list[SystemEvent]:
-    call = book.calls.get(channel.linkedid)
+    """Ring the leg this channel was offered as (in the dialing call, even if its own Linkedid differs)."""
+    call = book.calls.get(channel.leg_call or channel.linkedid)
     extension = call.leg_by_channel.get(channel.uniqueid) if call is not None else None
     if call is None or extension is None:
         return []
