@@ -92,11 +92,15 @@ def relink(book: Book, channel: Channel, linkedid: str, time: float) -> list[Sys
         return []
     old = book.calls.get(channel.linkedid)
     channel.linkedid = linkedid
-    book.attach(book.call_for(linkedid, time), channel)
-    if old is None:
-        return []
-    book.detach(old, channel)
-    return completion.check(book, old, time)
+    new = book.call_for(linkedid, time)
+    book.attach(new, channel)
+    events: list[SystemEvent] = []
+    if old is not None:
+        book.detach(old, channel)
+        events = completion.check(book, old, time)
+    if channel.hungup:
+        events += completion.check(book, new, time)
+    return events
 
 
 def new_state(book: Book, event: AmiEvent) -> list[SystemEvent]:
