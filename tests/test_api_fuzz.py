@@ -90,3 +90,49 @@ class TestFuzz:
         status, answer = await api.call(method, path, params=query, data=body)
         assert status < 500, (method, path, query, body, answer)
         assert _shape_ok(status, answer), (method, path, status, answer)
+
+
+_SCHEMAS = st.sampled_from([
+    "https://schema.getpostman.com/json/collection/v2.1.0/collection.json",
+    "https://schema.getpostman.com/json/collection/v2.0.0/collection.json",
+])
+_pairs = st.lists(st.fixed_dictionaries({"key": _json, "value": _json}, optional={"disabled": _json}), max_size=3)
+_url = st.one_of(
+    st.sampled_from(["http://{{IP}}/a?b={{c}}", "https://127.0.0.1:8/x#f", "{{baseUrl}}/p", "", "ftp://x"]),
+    st.text(max_size=20),
+    st.fixed_dictionaries({}, optional={"raw": st.text(max_size=20), "host": _json, "path": _json,
+                                        "query": _pairs, "protocol": _json, "port": _json}),
+)
+_request = st.fixed_dictionaries({}, optional={
+    "method": st.sampled_from(["GET", "post", "PURGE", ""]) | _json, "url": _url | _json,
+    "header": _pairs | st.text(max_size=20), "auth": _json,
+    "body": st.fixed_dictionaries({}, optional={
+        "mode": st.sampled_from(["raw", "urlencoded", "formdata", "file", "graphql"]) | _json,
+        "raw": _json, "urlencoded": _pairs, "formdata": _pairs, "graphql": _json, "options": _json}),
+})
+_items = st.recursive(
+    st.fixed_dictionaries({"name": _json, "request": _request | _url}),
+    lambda inner: st.fixed_dictionaries({"name": _json, "item": st.lists(inner, max_size=3)}, optional={
+        "auth": _json, "variable": _pairs}),
+    max_leaves=6,
+)
+_collections = st.fixed_dictionaries(
+    {"info": st.fixed_dictionaries({"name": st.text(max_size=10), "schema": _SCHEMAS}),
+     "item": st.lists(_items, max_size=4)},
+    optional={"variable": _pairs, "auth": _json, "event": _json},
+)
+
+
+class TestPostmanFuzz:
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(collection=_collections)
+    async def test_preview_and_import(self, api: Api, collection: dict[str, Any]) -> None:
+        """Given any collection-shaped document, when previewed and imported, then no 5xx and a clean result."""
+        status, preview = await api.call("POST", "/api/v1/postman/preview", json=collection)
+        assert status in {200, 422}, preview
+        assert _shape_ok(status, preview)
+        status, body = await api.call("POST", "/api/v1/postman/import", json={"collection": collection, "all": True})
+        assert status in {201, 409, 422}, body
+        assert _shape_ok(status, body)
+        listed_status, _ = await api.call("GET", "/api/v1/actions", params={"per_page": "500"})
+        assert listed_status == 200
