@@ -1,7 +1,9 @@
 """The pump: AMI queue -> call tracker -> dispatcher, one message at a time, in order.
 
 `_process` is the named supervision point of the event path: an exception while handling one AMI message is
-logged with that message, counted, and the loop goes on with the next. Stuck calls are expired periodically.
+logged with that message, counted, and the loop goes on with the next. Messages already waiting in the queue
+are taken together (up to BATCH), so a burst costs one outbox transaction, in emission order.
+Stuck calls are expired periodically.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ log = logging.getLogger("agent.pump")
 COMPLETIONS = frozenset({CALL_ANSWERED, CALL_UNANSWERED})
 _CALL_FIELDS = ("direction", "duration", "talk_duration", "extension", "offered_extensions", "answered_extensions",
                 "trunk", "reconciled", "adopted")
+
+BATCH = 256
 
 Dispatch = Callable[[Sequence[SystemEvent]], Awaitable[object]]
 
@@ -48,14 +52,12 @@ class Pump:
 
     async def run(self) -> None:
         while True:
-            message: AmiMessage | None = None
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._expire_every):
-                    message = await self._queue.get()
-            if message is not None:
-                await self._process(message)
-                self._queue.task_done()
-                self.processed += 1
+            messages = await self._next_batch()
+            if messages:
+                await self._process(messages)
+                for _ in messages:
+                    self._queue.task_done()
+                self.processed += len(messages)
                 self._pulse.set()
                 self._pulse = asyncio.Event()
             await self._maybe_expire()
@@ -65,14 +67,31 @@ class Pump:
         while self.processed < count:
             await self._pulse.wait()
 
-    async def _process(self, message: AmiMessage) -> None:
-        """Supervision point: one AMI message; a failure is logged with the message and counted."""
+    async def _next_batch(self) -> list[AmiMessage]:
+        """The next message, and those already queued behind it (up to BATCH): one outbox transaction for all."""
+        batch: list[AmiMessage] = []
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._expire_every):
+                batch.append(await self._queue.get())
+        while batch and len(batch) < BATCH and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    async def _process(self, messages: Sequence[AmiMessage]) -> None:
+        """Supervision point: a message that fails is logged with the message and counted; the rest go on."""
+        events: list[SystemEvent] = []
+        for message in messages:
+            try:
+                events += self.translate(message)
+            except Exception:
+                self._metrics.pump_errors.inc()
+                log.exception("failed to process AMI message %r", message)
         try:
-            events = self.translate(message)
             await self._emit(events)
         except Exception:
             self._metrics.pump_errors.inc()
-            log.exception("failed to process AMI message %r", message)
+            log.exception("failed to dispatch %d system events: %s", len(events),
+                          ", ".join(f"{e.name}/{e.call_id}" for e in events))
 
     def translate(self, message: AmiMessage) -> list[SystemEvent]:
         """The system events one queue message causes (tracker only; no I/O)."""

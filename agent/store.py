@@ -45,9 +45,25 @@ __all__ = [
 ]
 
 MAX_PER_PAGE = 500
+ENQUEUE_CHUNK = 500
 _ACTION_COLUMNS = "id, name, description, method, url, timeout_s, parts"
 _OUTBOX_COLUMNS = ("id, seq, event_id, event, call_id, action_id, action_name, request, profile, attempts, "
                    "next_attempt_at, expires_at, state, created_at")
+
+
+_INSERT_ACTIVITY = ("INSERT INTO activity (action, action_id, event, call_id, attempt, status, message, duration_ms, "
+                    "date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _activity_values(a: NewActivity) -> tuple[Any, ...]:
+    return (a.action, a.action_id, a.event, a.call_id, a.attempt, a.status, a.message, a.duration_ms, a.date)
+
+
+@dataclass(frozen=True, slots=True)
+class _Settle:
+    outbox: tuple[Any, ...]
+    activity: NewActivity | None
+    future: asyncio.Future[None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +109,12 @@ def _rate(row: Any) -> Rate:
 class Store:
     """The agent's SQLite database. Build with `await Store.open(path)`; `await close()` at the end."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, last_seq: int = 0) -> None:
         self._db = db
         self._lock = asyncio.Lock()
+        self._seq = last_seq
+        self._settles: list[_Settle] = []
+        self._flushing = False
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
@@ -104,7 +123,9 @@ class Store:
         for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON", "busy_timeout = 5000"):
             await db.execute(f"PRAGMA {pragma}")
         await migrate(db)
-        return cls(db)
+        async with db.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox") as cursor:
+            row = await cursor.fetchone()
+        return cls(db, int(row[0]) if row else 0)
 
     async def close(self) -> None:
         async with self._lock:
@@ -375,21 +396,38 @@ class Store:
     # outbox
 
     async def enqueue(self, rows: Sequence[NewDelivery]) -> list[Delivery]:
-        """Store deliveries in one transaction, numbered in the given (emission) order."""
+        """Store deliveries atomically, numbered in the given (emission) order.
+
+        Up to ENQUEUE_CHUNK rows go in as one multi-row INSERT (one statement is one transaction: a single
+        round trip to the database thread); more are chunked inside an explicit transaction.
+        """
         if not rows:
             return []
-        async with self._write() as db:
-            top = await self._one("SELECT COALESCE(MAX(seq), 0) AS top FROM outbox")
-            first = int(top["top"]) + 1
-            await db.executemany(
-                "INSERT INTO outbox (seq, event_id, event, call_id, action_id, action_name, request, profile, "
-                "next_attempt_at, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(first + i, r.event_id, r.event, r.call_id, r.action_id, r.action_name, request_to_json(r.request),
-                  r.profile, r.next_attempt_at, r.expires_at, r.created_at) for i, r in enumerate(rows)],
-            )
-        stored = await self._all(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE seq >= ? ORDER BY seq LIMIT ?",
-                                 (first, len(rows)))
-        return [_delivery(row) for row in stored]
+        first = self._seq + 1
+        self._seq += len(rows)
+        values = [(first + i, r.event_id, r.event, r.call_id, r.action_id, r.action_name, request_to_json(r.request),
+                   r.profile, r.next_attempt_at, r.expires_at, r.created_at) for i, r in enumerate(rows)]
+        if len(rows) <= ENQUEUE_CHUNK:
+            async with self._lock:
+                last = await self._insert_outbox(self._db, values)
+        else:
+            async with self._write() as db:
+                for start in range(0, len(values), ENQUEUE_CHUNK):
+                    last = await self._insert_outbox(db, values[start:start + ENQUEUE_CHUNK])
+        return [Delivery(last - len(rows) + 1 + i, first + i, r.event_id, r.event, r.call_id, r.action_id,
+                         r.action_name, r.request, r.profile, 0, r.next_attempt_at, r.expires_at, "pending",
+                         r.created_at) for i, r in enumerate(rows)]
+
+    @staticmethod
+    async def _insert_outbox(db: aiosqlite.Connection, values: list[tuple[Any, ...]]) -> int:
+        """Insert rows with one statement; consecutive ids (one writer, AUTOINCREMENT); returns the last id."""
+        placeholders = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(values))
+        cursor = await db.execute(
+            "INSERT INTO outbox (seq, event_id, event, call_id, action_id, action_name, request, profile, "
+            f"next_attempt_at, expires_at, created_at) VALUES {placeholders}",
+            [item for row in values for item in row],
+        )
+        return int(cursor.lastrowid or 0)
 
     async def pending_outbox(self) -> list[Delivery]:
         """Every pending delivery, in emission order (used to resume after a restart)."""
@@ -416,15 +454,46 @@ class Store:
         self, delivery_id: int, *, state: OutboxState, attempts: int, next_attempt_at: float, now: float,
         activity: NewActivity | None = None,
     ) -> None:
-        """Record an attempt's outcome on the outbox row and its activity row, in one transaction."""
+        """Record an attempt's outcome on the outbox row and its activity row, in one transaction.
+
+        Group commit: settles that arrive while one is being written are committed together in the next
+        transaction; each caller returns once its own outcome is committed.
+        """
         done_at = None if state == "pending" else now
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._settles.append(_Settle((state, attempts, next_attempt_at, done_at, delivery_id), activity, future))
+        if not self._flushing:
+            await self._flush_settles()
+        await future
+
+    async def _flush_settles(self) -> None:
+        self._flushing = True
+        try:
+            while self._settles:
+                batch, self._settles = self._settles, []
+                try:
+                    await self._write_settles(batch)
+                except Exception as exc:
+                    for item in batch:
+                        item.future.set_exception(exc)
+                else:
+                    for item in batch:
+                        item.future.set_result(None)
+        finally:
+            self._flushing = False
+            for item in self._settles:
+                item.future.cancel()
+            self._settles = []
+
+    async def _write_settles(self, batch: list[_Settle]) -> None:
         async with self._write() as db:
-            await db.execute(
+            await db.executemany(
                 "UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, done_at = ? WHERE id = ?",
-                (state, attempts, next_attempt_at, done_at, delivery_id),
+                [item.outbox for item in batch],
             )
-            if activity is not None:
-                await self._insert_activity(db, activity)
+            activities = [_activity_values(item.activity) for item in batch if item.activity is not None]
+            if activities:
+                await db.executemany(_INSERT_ACTIVITY, activities)
 
     async def mark_delivered(self, delivery_id: int, attempts: int, now: float) -> None:
         await self.settle(delivery_id, state="delivered", attempts=attempts, next_attempt_at=now, now=now)
@@ -460,12 +529,8 @@ class Store:
         row = await self._one("SELECT * FROM activity WHERE id = ?", (activity_id,))
         return _activity(row)
 
-    async def _insert_activity(self, db: aiosqlite.Connection, a: NewActivity) -> int:
-        cursor = await db.execute(
-            "INSERT INTO activity (action, action_id, event, call_id, attempt, status, message, duration_ms, date) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (a.action, a.action_id, a.event, a.call_id, a.attempt, a.status, a.message, a.duration_ms, a.date),
-        )
+    async def _insert_activity(self, db: aiosqlite.Connection, activity: NewActivity) -> int:
+        cursor = await db.execute(_INSERT_ACTIVITY, _activity_values(activity))
         return int(cursor.lastrowid or 0)
 
     async def search_activity(

