@@ -120,6 +120,7 @@ export async function render(root, { api, params }) {
       await work();
     } catch (error) {
       showErrors(form, error);
+      if (advanced.el.hidden && advanced.el.querySelector(".field-error")) advanced.toggle.click();
     }
   };
   const onSave = guarded(async () => {

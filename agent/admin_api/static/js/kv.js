@@ -17,7 +17,8 @@ export function kvEditor(label, rows, { onChange, fieldName } = {}) {
       key.setAttribute("aria-label", `${label} key ${index + 1}`);
       value.setAttribute("aria-label", `${label} value ${index + 1}`);
       remove.setAttribute("aria-label", `Remove ${label.toLowerCase()} row ${index + 1}`);
-      tr.dataset.field = `${fieldName}.${index}`;
+      key.dataset.field = `${fieldName}.${index}.key`;
+      value.dataset.field = `${fieldName}.${index}.value`;
     });
   };
   const ensureTrailingEmpty = () => {

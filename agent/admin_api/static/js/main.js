@@ -108,6 +108,11 @@ function started() {
 
 function setup() {
   document.getElementById("login-form").addEventListener("submit", signIn);
+  document.querySelector(".skip-link").addEventListener("click", (event) => {
+    event.preventDefault();
+    const title = main.querySelector("h1");
+    (title || main).focus();
+  });
   document.getElementById("login-dialog").addEventListener("cancel", (event) => event.preventDefault());
   document.getElementById("logout").addEventListener("click", () => {
     setToken("");

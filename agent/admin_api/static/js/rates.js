@@ -59,7 +59,7 @@ function csvForm(api, reload) {
     h("div", { class: "buttons" }, button("Import CSV", null, { type: "submit" }),
       button("Export CSV", async () => {
         try {
-          download("rates.csv", await request("GET", "/rates/export", undefined, { text: true }));
+          download("rates.csv", await request("GET", "/rates.csv", undefined, { text: true }));
         } catch (error) {
           showErrors(form, error);
         }
@@ -73,7 +73,7 @@ function csvForm(api, reload) {
     }
     try {
       const result = await request("POST", "/rates/import", await file.files[0].text(), { raw: "text/csv" });
-      flash(`Imported ${itemsOf(result).length || result.imported || 0} rate(s)`);
+      flash(`Imported ${result.imported ?? 0} rate(s)`);
       file.value = "";
       reload();
     } catch (error) {

@@ -22,7 +22,7 @@ export function showErrors(form, error) {
 
 function describeDetail(detail) {
   if (typeof detail === "string") return detail;
-  const where = detail.field || (Array.isArray(detail.loc) ? detail.loc.join(".") : "");
+  const where = detail.field || (detail.line ? `line ${detail.line}` : "");
   const what = detail.message || detail.msg || JSON.stringify(detail);
   return where ? `${where}: ${what}` : what;
 }
@@ -33,9 +33,12 @@ function placeDetail(form, detail) {
   for (let n = parts.length; n > 0; n -= 1) {
     const target = form.querySelector(`[data-field="${CSS.escape(parts.slice(0, n).join("."))}"]`);
     if (target) {
-      const control = target.matches("input,select,textarea") ? target : target.querySelector("input,select,textarea");
+      const isControl = target.matches("input,select,textarea");
+      const control = isControl ? target : target.querySelector("input,select,textarea");
+      const message = h("p", { class: "field-error" }, detail.message || detail.msg || "");
       if (control) control.setAttribute("aria-invalid", "true");
-      target.append(h("p", { class: "field-error" }, detail.message || detail.msg || ""));
+      if (isControl) target.after(message);
+      else target.append(message);
       return;
     }
   }
