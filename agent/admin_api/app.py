@@ -6,13 +6,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent.admin_api import openapi
+from agent.admin_api import openapi, rates
 from agent.admin_api.auth import auth_middleware
 from agent.admin_api.deps import ApiDeps
 from agent.admin_api.errors import ApiError, error_middleware
 from agent.admin_api.payload import POSTMAN_LIMIT
 from agent.admin_api.routes import actions, activity, events, parameters, postman, settings, status
-from agent.admin_api.routing import DEPS, ROUTES_KEY, Route
+from agent.admin_api.routing import DEPS, ROUTES_KEY, SCHEMAS_KEY, Route
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -25,6 +25,7 @@ def all_routes() -> tuple[Route, ...]:
         *actions.ROUTES,
         *parameters.ROUTES,
         *postman.ROUTES,
+        *rates.ROUTES,
         *activity.ROUTES,
         *status.ROUTES,
         *openapi.ROUTES,
@@ -38,6 +39,7 @@ def create_app(deps: ApiDeps) -> web.Application:
     app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=POSTMAN_LIMIT)
     app[DEPS] = deps
     app[ROUTES_KEY] = all_routes()
+    app[SCHEMAS_KEY] = {**openapi.SCHEMAS, **rates.SCHEMAS}
     for route in app[ROUTES_KEY]:
         app.router.add_route(route.method, route.path, route.handler)
     if STATIC_DIR.is_dir():

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
 from agent import __version__
-from agent.admin_api.routing import API_PREFIX, ROUTES_KEY, Route
+from agent.admin_api.routing import API_PREFIX, ROUTES_KEY, SCHEMAS_KEY, Route
 
 Schema = dict[str, Any]
 _PUBLIC = frozenset({"/healthz", "/metrics", "/"})
-_TEXT_TYPES = frozenset({"text/plain", "text/html"})
+_TEXT_TYPES = frozenset({"text/plain", "text/html", "text/csv"})
 _PATTERN_RE = re.compile(r"\{(\w+):[^}]*\}")
 
 
@@ -139,8 +140,8 @@ def openapi_path(path: str) -> str:
     return _PATTERN_RE.sub(r"{\1}", path)
 
 
-def document(routes: tuple[Route, ...]) -> Schema:
-    """The whole document for `routes`, plus the static assets folder."""
+def document(routes: tuple[Route, ...], schemas: Mapping[str, Schema] = SCHEMAS) -> Schema:
+    """The whole document for `routes` and their component `schemas`, plus the static assets folder."""
     paths: dict[str, Schema] = {}
     for route in routes:
         paths.setdefault(openapi_path(route.path), {})[route.method.lower()] = _operation(route)
@@ -155,13 +156,13 @@ def document(routes: tuple[Route, ...]) -> Schema:
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": paths,
-        "components": {"schemas": SCHEMAS,
+        "components": {"schemas": dict(schemas),
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
 
 
 async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(document(request.app[ROUTES_KEY]))
+    return web.json_response(document(request.app[ROUTES_KEY], request.app[SCHEMAS_KEY]))
 
 
 ROUTES = (

@@ -6,9 +6,9 @@ them, so the two cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -57,3 +57,4 @@ PAGING = (
     Param("search", "case-insensitive text to look for"),
 )
 ROUTES_KEY: web.AppKey[tuple[Route, ...]] = web.AppKey("routes")
+SCHEMAS_KEY: web.AppKey[Mapping[str, Any]] = web.AppKey("schemas")
