@@ -29,6 +29,9 @@ OPTIONAL_CLASSES = {
 # Events that come whatever the calls do, so seeing only these says nothing about the call class.
 _UNRELATED_CLASSES = frozenset({"system", "security", "log", "verbose", "command", "config", "user", "originate"})
 _NO_TIMESTAMP_EVENTS = frozenset({"FullyBooted"})  # sent at login, never stamped
+_ACTION_ID = "check-config-"
+LOGIN_ID = f"{_ACTION_ID}login"
+CHANNELS_ID = f"{_ACTION_ID}channels"
 Level = Literal["ok", "info", "warning", "problem"]
 
 
@@ -50,6 +53,7 @@ class ProbeResult:
     classes: set[str] = field(default_factory=set)
     stamped: int = 0
     unstamped: int = 0
+    resync: str = ""  # CoreShowChannels: "allowed", or why it was refused; "" while unanswered
 
     def add_event(self, headers: dict[str, str]) -> None:
         self.events += 1
@@ -66,7 +70,7 @@ class ProbeResult:
     def enough(self) -> bool:
         """Every class of interest seen and a verdict on Timestamps: watching longer would add nothing."""
         wanted = {REQUIRED_CLASS, *OPTIONAL_CLASSES}
-        return wanted <= self.classes and self.stamped + self.unstamped > 0
+        return wanted <= self.classes and self.stamped + self.unstamped > 0 and bool(self.resync)
 
 
 async def ami_login_probe(settings: AmiSettings, observe_s: float = OBSERVE_S) -> ProbeResult:
@@ -97,7 +101,7 @@ async def _session(
 ) -> None:
     decoder = FrameDecoder()
     secret = settings.secret.get_secret_value()
-    writer.write(_action([("Action", "Login"), ("ActionID", "check-config-login"), ("Username", settings.username),
+    writer.write(_action([("Action", "Login"), ("ActionID", LOGIN_ID), ("Username", settings.username),
                           ("Secret", secret), ("Events", "on")]))
     await writer.drain()
     try:
@@ -108,11 +112,12 @@ async def _session(
         result.error = f"no answer to Login within {settings.connect_timeout:g} s"
     if result.error:
         return
+    writer.write(_action([("Action", "CoreShowChannels"), ("ActionID", CHANNELS_ID)]))
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(observe_s):
             while not result.enough and not result.error:
                 await _read_frames(reader, decoder, result)
-    writer.write(_action([("Action", "Logoff"), ("ActionID", "check-config-logoff")]))
+    writer.write(_action([("Action", "Logoff"), ("ActionID", f"{_ACTION_ID}logoff")]))
     with contextlib.suppress(OSError):
         await writer.drain()
 
@@ -128,17 +133,18 @@ async def _read_frames(reader: asyncio.StreamReader, decoder: FrameDecoder, resu
 
 
 def _take(headers: dict[str, str], result: ProbeResult) -> None:
+    action_id = headers.get("ActionID", "")
     if "Event" in headers:
-        if result.logged_in:
+        if result.logged_in and not action_id.startswith(_ACTION_ID):
             result.add_event(headers)
         return
-    if headers.get("ActionID") != "check-config-login":
-        return
-    if headers.get("Response", "").lower() == "success":
-        result.logged_in = True
-    else:
-        message = headers.get("Message", "no reason given")
-        result.error = f"AMI refused the login: {message}"
+    success = headers.get("Response", "").lower() == "success"
+    message = headers.get("Message", "no reason given")
+    if action_id == LOGIN_ID:
+        result.logged_in = success
+        result.error = "" if success else f"AMI refused the login: {message}"
+    elif action_id == CHANNELS_ID and not result.resync:
+        result.resync = "allowed" if success else message
 
 
 def _action(lines: Iterable[tuple[str, str]]) -> bytes:
@@ -177,6 +183,7 @@ def probe_findings(result: ProbeResult, ami: AmiSettings, observe_s: float) -> l
         findings.append(Finding("warning", f"after the login: {result.error}"))
     findings += _class_findings(result, observe_s)
     findings += _timestamp_findings(result)
+    findings += _resync_findings(result)
     return findings
 
 
@@ -204,6 +211,15 @@ def _timestamp_findings(result: ProbeResult) -> list[Finding]:
     if result.stamped:
         return [Finding("ok", "events carry a Timestamp header (timestampevents = yes)")]
     return []
+
+
+def _resync_findings(result: ProbeResult) -> list[Finding]:
+    if result.resync == "allowed":
+        return [Finding("ok", "CoreShowChannels allowed: calls are resynchronised after a reconnect")]
+    if result.resync:
+        return [Finding("problem", f"CoreShowChannels refused ({result.resync}): add write = reporting to the "
+                                   "user in manager.conf, or calls in progress are lost after each reconnect")]
+    return [Finding("warning", "no answer to CoreShowChannels: the resync after a reconnect could not be checked")]
 
 
 async def check_config(settings: Settings, out: TextIO, observe_s: float = OBSERVE_S) -> int:

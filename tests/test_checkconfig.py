@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent.ami.simulator import AmiSimulator
+from agent.ami.wire import FrameDecoder
 from agent.checkconfig import check_config, check_config_main
 from agent.settings import Settings
 
@@ -41,6 +42,20 @@ async def _check(settings: Settings, observe_s: float = 1.0) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+async def _refusing_pbx(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A PBX whose user may log in and read calls but not send CoreShowChannels (no write = reporting)."""
+    writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+    decoder = FrameDecoder(expect_banner=False)
+    while data := await reader.read(65536):
+        for action in map(dict, decoder.feed(data)):
+            answer = {"login": "Response: Success\r\nMessage: Authentication accepted",
+                      "coreshowchannels": "Response: Error\r\nMessage: Permission denied"}.get(action["Action"].lower())
+            if answer:
+                writer.write(f"{answer}\r\nActionID: {action['ActionID']}\r\n\r\n".encode())
+        writer.write(b"Event: Newchannel\r\nPrivilege: call,all\r\nTimestamp: 1795872002.081684\r\n\r\n")
+    writer.close()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -56,6 +71,7 @@ class TestCheckConfig:
         assert "ok:      logged in to 127.0.0.1" in text
         assert "read class 'call' (required): events seen" in text
         assert "events carry a Timestamp header" in text
+        assert "CoreShowChannels allowed" in text
         assert "problem" not in text
         assert SECRET not in text
 
@@ -90,6 +106,16 @@ class TestCheckConfig:
             code, text = await _check(_settings(port), observe_s=1.0)
         assert code == 1
         assert "carry no Timestamp header: set timestampevents = yes" in text
+
+    async def test_resync_refused(self) -> None:
+        """Given a user without write = reporting, CoreShowChannels is refused: exit 1 and name the fix."""
+        server = await asyncio.start_server(_refusing_pbx, "127.0.0.1", 0)
+        port = int(server.sockets[0].getsockname()[1])
+        async with server:
+            code, text = await _check(_settings(port), observe_s=0.5)
+        assert code == 1
+        assert "problem: CoreShowChannels refused (Permission denied): add write = reporting" in text
+        assert "read class 'call' (required): events seen" in text
 
     async def test_idle_pbx_warns(self) -> None:
         """Given only system events (an idle PBX), exit 0 with a warning to make a call while checking."""
