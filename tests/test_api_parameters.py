@@ -98,6 +98,13 @@ class TestCustom:
         assert (status, body["value"]) == (200, "********")
         assert await api.store.get_parameter("IP") == Parameter("IP", "10.0.0.1", secret=True)
 
+    async def test_mask_sent_back(self, api: Api) -> None:
+        """Given a secret parameter, when its masked value is sent back in a PUT, then the real value stays."""
+        await api.call("POST", "/api/v1/parameters", json={"tag": "Key", "value": "hunter2", "secret": True})
+        status, _ = await api.call("PUT", "/api/v1/parameters/Key", json={"value": "********", "secret": True})
+        assert status == 200
+        assert await api.store.get_parameter("Key") == Parameter("Key", "hunter2", secret=True)
+
     async def test_update_invalid(self, api: Api) -> None:
         """Given IP, when updated with a non-string value, then 422 names `value` and it is unchanged."""
         await api.call("POST", "/api/v1/parameters", json={"tag": "IP", "value": "1"})

@@ -1,7 +1,7 @@
 """Parameters: the system tags (read-only, documented) and custom ones (CRUD), each with its usage count.
 
-Secret values are never sent back: they show as `********`. A PUT without `value` keeps the stored value, so a
-page can change the secret flag without knowing it.
+Secret values are never sent back: they show as `********`. A PUT without `value` (or, for a secret parameter,
+with the mask `********` itself) keeps the stored value, so a page can change the flag without knowing it.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ async def update_parameter(request: web.Request) -> web.Response:
     _refuse_system(tag)
     current = await api.store.get_parameter(tag)
     body = await read_model(request, ParameterUpdate)
-    value = current.value if body.value is None else body.value
+    value = current.value if body.value is None or (current.secret and body.value == MASK) else body.value
     secret = current.secret if body.secret is None else body.secret
     await api.store.update_parameter(Parameter(tag, value, secret))
     api.on_config_change()
