@@ -122,10 +122,16 @@ class AmiClient:
             self._dropped += 1
             log.warning("AMI queue full: %s dropped (%d so far)", type(message).__name__, self._dropped)
 
-    def _on_event(self, event: AmiEvent) -> None:
-        self._events += 1
-        self.last_event_at = event.received_at
-        self._enqueue(event)
+    def _on_events(self, events: list[AmiEvent]) -> None:
+        self._events += len(events)
+        self.last_event_at = events[-1].received_at
+        put = self._queue.put_nowait
+        try:
+            for event in events:
+                put(event)
+        except asyncio.QueueFull:
+            self._dropped += 1
+            log.warning("AMI queue full: events dropped (%d times so far)", self._dropped)
 
     async def _attempt(self) -> bool:
         """One connection, from connect to loss; True if it got as far as a successful login."""
@@ -149,7 +155,7 @@ class AmiClient:
     async def _connect(self) -> AmiProtocol:
         loop = asyncio.get_running_loop()
         settings = self._settings
-        factory: Callable[[], AmiProtocol] = lambda: AmiProtocol(self._on_event, self._clock)  # noqa: E731
+        factory: Callable[[], AmiProtocol] = lambda: AmiProtocol(self._on_events, self._clock)  # noqa: E731
         connecting = loop.create_connection(factory, settings.host, settings.port)
         _, protocol = await asyncio.wait_for(connecting, settings.connect_timeout)
         return protocol

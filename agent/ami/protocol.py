@@ -5,8 +5,8 @@ responses collected into one list). Everything else here replaces its defects (a
 
 - frames are cut on CRLF CRLF before decoding (agent.ami.wire), so UTF-8 split across reads arrives whole,
   and a malformed frame is counted and skipped instead of being silently mangled;
-- every event goes to one synchronous `sink` (the client's enqueue); nothing of ours runs inside
-  `data_received` that could raise and drop the connection;
+- the events of each read go to one synchronous `sink` (the client's enqueue), in order; nothing of ours
+  runs inside `data_received` that could raise and drop the connection;
 - a lost connection resolves `lost` and cancels pending actions, so awaiting code never hangs.
 
 During a resync, events that follow the first frame of the `CoreShowChannels` response are held back and
@@ -30,7 +30,7 @@ from agent.ami.wire import DEFAULT_MAX_FRAME, FrameDecoder
 
 log = logging.getLogger(__name__)
 
-EventSink = Callable[[AmiEvent], None]
+EventSink = Callable[[list[AmiEvent]], None]
 
 
 class ActionFailed(Exception):
@@ -63,35 +63,54 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
 
     def data_received(self, data: bytes) -> None:
         self.bytes_received += len(data)
-        received_at = self._clock()
-        for event in self.decoder.feed_events(data, received_at):
-            try:
-                self._route(event)
-            except Exception:  # supervision point: one bad frame must not drop the link
-                self.frame_errors += 1
-                log.exception("AMI frame could not be handled: %s", event.name or event.get("Response"))
+        frames = self.decoder.feed_events(data, self._clock())
+        if not frames:
+            return
+        if self.responses or self._held is not None:
+            self._route_each(frames)
+            return
+        events = [frame for frame in frames if "Event" in frame.headers]
+        if events:
+            self._last_event = events[-1]
+            self._hand_over(events)
 
-    def _route(self, event: AmiEvent) -> None:
-        action_id = event.headers.get("ActionID")
-        if action_id is not None and action_id in self.responses:
-            self._answer(action_id, event)
-        elif event.name:
-            self._deliver(event)
+    def _route_each(self, frames: list[AmiEvent]) -> None:
+        """Frames while actions are pending: answers go to their action, events keep their order."""
+        events: list[AmiEvent] = []
+        for frame in frames:
+            action_id = frame.headers.get("ActionID")
+            if action_id is not None and action_id in self.responses:
+                self._hand_over(events)
+                events = []
+                self._answer(action_id, frame)
+            elif frame.name:
+                self._last_event = frame
+                if self._held is not None:
+                    self._held.append(frame)
+                else:
+                    events.append(frame)
+        self._hand_over(events)
 
-    def _answer(self, action_id: str, event: AmiEvent) -> None:
+    def _hand_over(self, events: list[AmiEvent]) -> None:
+        if not events:
+            return
+        try:
+            self.events_delivered += len(events)
+            self._sink(events)
+        except Exception:  # supervision point: whatever the sink does must not drop the link
+            self.frame_errors += 1
+            log.exception("AMI events could not be handed over (%d, first %s)", len(events), events[0].name)
+
+    def _answer(self, action_id: str, frame: AmiEvent) -> None:
         if action_id == self._hold_for and self._held is None:
             self._held = []
             stamp = self._last_event.timestamp if self._last_event is not None else None
-            self.resync_at = event.received_at if stamp is None else stamp
-        self.handle_message(Message(dict(event.headers)))
-
-    def _deliver(self, event: AmiEvent) -> None:
-        self._last_event = event
-        if self._held is not None:
-            self._held.append(event)
-            return
-        self.events_delivered += 1
-        self._sink(event)
+            self.resync_at = frame.received_at if stamp is None else stamp
+        try:
+            self.handle_message(Message(dict(frame.headers)))
+        except Exception:  # supervision point: a surprising answer must not drop the link
+            self.frame_errors += 1
+            log.exception("AMI answer could not be handled: %s", frame.get("Response") or frame.name)
 
     def hold_events_from(self, action: Action) -> None:
         """Hold events once the first frame answering `action` arrives, until `release_held()`."""
@@ -99,8 +118,7 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
 
     def release_held(self) -> None:
         held, self._held, self._hold_for = self._held or [], None, None
-        for event in held:
-            self._deliver(event)
+        self._hand_over(held)
 
     def action(self, headers: Mapping[str, str]) -> Action:
         """Send an action now; its `future` resolves to a Message, or a list of them for an EventList."""

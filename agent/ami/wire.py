@@ -12,6 +12,7 @@ unusual (repeated headers, channel variables, odd spacing), so both ways agree o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import repeat
 from types import MappingProxyType
 
 from agent.ami.events import AmiEvent
@@ -19,7 +20,6 @@ from agent.ami.events import AmiEvent
 BANNER_PREFIX = b"Asterisk Call Manager"
 DEFAULT_MAX_FRAME = 64 * 1024
 _SEP = b"\r\n\r\n"
-_ODD_KEY_CHARS = (":", " ", "\t")
 
 
 @dataclass
@@ -129,7 +129,7 @@ def decode_event(chunk: bytes, received_at: float, stats: FrameStats) -> AmiEven
     """
     lines = chunk.decode("utf-8", "replace").split("\r\n")
     try:
-        headers = dict([line.split(": ", 1) for line in lines])
+        headers = dict(map(str.split, lines, repeat(": "), repeat(1)))
     except ValueError:
         headers = {}
     if len(headers) != len(lines) or _needs_full_parse(headers):
@@ -142,7 +142,7 @@ def _needs_full_parse(headers: dict[str, str]) -> bool:
     if "" in headers or "ChanVariable" in headers or "DestChanVariable" in headers:
         return True
     keys = "".join(headers)
-    return any(char in keys for char in _ODD_KEY_CHARS)
+    return ":" in keys or " " in keys or "\t" in keys
 
 
 def to_event(pairs: list[tuple[str, str]], received_at: float) -> AmiEvent:
