@@ -158,7 +158,8 @@ def table(rates: dict[str, float], count: int) -> str:
         ("ours: socket -> FrameDecoder -> AmiEvent -> queue", rates["parse"]),
         ("ours: socket -> parse -> queue -> CallTracker.feed", rates["tracker"]),
     ]
-    title = f"{count:,} events (13_load_mixed_35_calls.ami repeated), best of {RUNS} runs, Python {sys.version.split()[0]}"
+    python = sys.version.split()[0]
+    title = f"{count:,} events (13_load_mixed_35_calls.ami repeated), best of {RUNS} runs, Python {python}"
     lines = [title, "", "| path | events/s | ratio to raw |", "| --- | ---: | ---: |"]
     lines += [f"| {name} | {rate:,.0f} | {rate / raw:.2f}x |" for name, rate in rows]
     return "\n".join(lines)
