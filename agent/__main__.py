@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--username", default=None, help="accept only this AMI username")
     simulate.add_argument("--secret", default=None, help="accept only this AMI secret")
     sub.add_parser("check-config", help="validate the settings and try the AMI login")
-    sub.add_parser("status", help="print the status of the running agent")
+    status = sub.add_parser("status", help="print the status of the running agent")
+    status.add_argument("--json", action="store_true", help="print the status document as JSON")
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -43,7 +44,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "replay": lambda: _replay(settings, args.trace),
         "simulate": lambda: _simulate(args),
         "check-config": lambda: _check_config(settings),
-        "status": lambda: _status(settings),
+        "status": lambda: _status(settings, args.json),
     }
     return commands[args.command]()
 
@@ -86,10 +87,10 @@ def _check_config(settings: Settings) -> int:
     return check_config_main(settings)
 
 
-def _status(settings: Settings) -> int:
+def _status(settings: Settings, as_json: bool) -> int:
     from agent.statuscli import status_main
 
-    return status_main(settings)
+    return status_main(settings, as_json=as_json)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

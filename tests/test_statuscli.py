@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import socket
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -110,6 +112,18 @@ class TestStatusCli:
         err = capsys.readouterr().err
         assert "EVENT_AGENT_ADMIN__TOKEN" in err
         assert not (tmp_path / "admin-token").exists()
+
+    async def test_cli_subprocess(self, tmp_path: Path, port: int) -> None:
+        """Given `event-agent status --json` run as a process with the settings in its environment, it prints JSON."""
+        env = {"PATH": os.environ.get("PATH", ""), "EVENT_AGENT_ADMIN__PORT": str(port),
+               "EVENT_AGENT_ADMIN__TOKEN": TOKEN, "EVENT_AGENT_STATE_DIR": str(tmp_path)}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "agent", "status", "--json", env=env, cwd=Path(__file__).parent.parent,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        assert json.loads(out) == STATUS
 
     def test_render_empty_values(self) -> None:
         """Empty maps, lists and strings render as '-'."""
