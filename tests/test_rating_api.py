@@ -7,10 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from agent.admin_api import rates
-from tests import api_harness
 from tests.api_harness import Api, running_api
 
 CSV = (
@@ -20,25 +17,8 @@ CSV = (
 )
 
 
-def _with_rate_routes(app: web.Application) -> None:
-    """Register the rate routes unless create_app already does."""
-    known = {(route.method, route.resource.canonical) for route in app.router.routes() if route.resource}
-    for route in rates.ROUTES:
-        canonical = route.path.replace("{id:\\d+}", "{id}")
-        if (route.method, canonical) not in known:
-            app.router.add_route(route.method, route.path, route.handler)
-
-
 @pytest.fixture
-async def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
-    original = api_harness.create_app
-
-    def create_app(deps: Any) -> web.Application:
-        app = original(deps)
-        _with_rate_routes(app)
-        return app
-
-    monkeypatch.setattr(api_harness, "create_app", create_app)
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
     async with running_api(tmp_path) as running:
         yield running
 
