@@ -18,6 +18,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "viewport(width, height): the browser window size for a web page test")
 
 
+@pytest.fixture(autouse=True)
+def _needs_chromium() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (Debian package 'chromium'); the web page cannot be tested")
+
+
 @pytest.fixture
 def agent(tmp_path: Path) -> Iterator[Agent]:
     with running_agent(tmp_path / "state") as running:
@@ -55,9 +61,8 @@ def _viewport(request: pytest.FixtureRequest) -> dict[str, int]:
 
 
 @pytest.fixture
-def page(tmp_path: Path, page_errors: PageErrors, request: pytest.FixtureRequest) -> Iterator[Page]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (Debian package 'chromium'); the web page cannot be tested")
+def page(agent: Agent, tmp_path: Path, page_errors: PageErrors, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A Chromium page; it depends on `agent` so the browser closes before the agent stops (no refused polls)."""
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,

@@ -92,6 +92,26 @@ class TestFailures:
         shots(page, "1-activity")
 
 
+class TestActivityMonitor:
+    def test_paging(self, page: Page, agent: Agent, receiver: Receiver) -> None:
+        """Given 27 recorded tests, when the Activity Monitor pages through them, then page 1 holds 25 newest
+        first and page 2 the other 2."""
+        ident = stored_action(agent, "Paged hook", f"{receiver.url}/paged")
+        for _ in range(27):
+            agent.api("POST", f"/actions/{ident}/test", {})
+        sign_in(page, agent)
+        page.get_by_role("link", name="Activity Monitor").click()
+        rows = page.locator("table.activity tbody tr")
+        expect(rows).to_have_count(25)
+        expect(page.locator(".pager")).to_contain_text("Page 1 of 2")
+        page.get_by_role("button", name="Next ›").click()
+        expect(rows).to_have_count(2)
+        expect(page.locator(".pager")).to_contain_text("Page 2 of 2")
+        expect(page.get_by_role("button", name="Next ›")).to_be_disabled()
+        page.get_by_role("button", name="‹ Previous").click()
+        expect(rows).to_have_count(25)
+
+
 class TestLayout:
     @pytest.mark.viewport(390, 844)
     def test_phone_screen(self, page: Page, agent: Agent, shots) -> None:

@@ -38,13 +38,18 @@ class TestPostmanImport:
         assert sorted(a["name"] for a in agent.api("GET", "/actions")["items"]) == ["CPU", "Licensing"]
 
         result.get_by_role("link", name="Back to Actions").click()
-        expect(page.locator("table.actions tbody tr")).to_have_count(2)
+        rows = page.locator("table.actions tbody tr")
+        expect(rows).to_have_count(2)
+        page.get_by_label("Search").fill("licens")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_contain_text("GET http://{{IP}}/index.php?apikey={{API_Key}}")
+        shots(page, "2-actions")
         page.get_by_role("link", name="Licensing", exact=True).click()
         banner = page.locator("#undefined-parameters")
         for tag in ("IP", "API_Key", "Srv/Tenant-ID"):
             expect(banner.get_by_role("button", name=f"Define parameter {tag}", exact=True)).to_be_visible()
         expect(page.get_by_label("Query key 3", exact=True)).to_have_value("server")
-        shots(page, "2-imported-action")
+        shots(page, "3-imported-action")
 
     def test_report_and_select_all(self, page: Page, agent: Agent, shots) -> None:
         """Given a collection with unsupported parts, when previewed, then changed and skipped items carry their
