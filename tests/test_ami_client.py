@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.ami.client import reconnect_delay
-from agent.ami.events import AmiEvent, ConnectionLost, ConnectionUp
+from agent.ami.client import AmiClient, reconnect_delay
+from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
 from agent.ami.simulator import AmiSimulator
 from agent.ami.trace import trace_events
 from agent.mapping.tracker import CallTracker
 from agent.replay import as_line, fixture_config, replay
-from tests.ami_support import TRACES, WAIT, event_frame, is_lost, is_up, pump, running_link
+from tests.ami_support import TRACES, WAIT, event_frame, fast_settings, is_lost, is_up, pump, running_link
 
 TRACE_01 = TRACES / "01_internal_answered_caller_hangup.ami"
 TRACE_13 = TRACES / "13_load_mixed_35_calls.ami"
@@ -90,6 +90,24 @@ class TestReconnect:
             assert [as_line(e) for e in live if e.call_id == call_id] == [
                 as_line(e) for e in offline if e.call_id == call_id
             ], call_id
+
+
+class TestResync:
+    async def test_snapshot_between_events(self) -> None:
+        """Given the stream held at event 6 of trace 01 (201 dialing), when the client resyncs, then ConnectionUp
+        follows exactly those 6 events, lists 201's channel, and its resync moment is event 5's Timestamp."""
+        events = trace_events(TRACE_01.read_bytes())
+        simulator = AmiSimulator([TRACE_01])
+        simulator.pause_at(6)
+        async with running_link(simulator) as link:
+            up = await link.until(is_up)
+            simulator.pause_at(None)
+            await link.events(len(events) - 6)
+        assert isinstance(up, ConnectionUp)
+        assert [type(message).__name__ for message in link.received[:7]] == ["AmiEvent"] * 6 + ["ConnectionUp"]
+        assert [channel["Channel"] for channel in up.channels] == ["PJSIP/201-00000022"]
+        assert up.resync_at == events[5].timestamp
+        assert "ActionID" not in up.channels[0]
 
 
 class TestWatchdog:
@@ -186,6 +204,23 @@ class TestLogin:
         assert not status.connected
         assert "Authentication failed" in status.last_error
         assert "wrong-secret-xyz" not in status.last_error
+
+    async def test_close_while_unreachable(self) -> None:
+        """Given nothing listening, when the client is closed during its backoff, then run() returns."""
+        simulator = AmiSimulator([])
+        port = await simulator.start()
+        await simulator.stop()
+        queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
+        client = AmiClient(fast_settings(port, reconnect_min=5.0, reconnect_max=5.0), queue, time.time)
+        task = asyncio.create_task(client.run())
+        for _ in range(int(WAIT / 0.02)):
+            if client.status().failed_attempts:
+                break
+            await asyncio.sleep(0.02)
+        await client.close()
+        await asyncio.wait_for(task, WAIT)
+        assert client.status().failed_attempts == 1
+        assert "cannot connect" in client.status().last_error
 
     async def test_close_logs_off(self) -> None:
         """Given a connected client, when closed, then run() returns and no ConnectionLost is queued."""

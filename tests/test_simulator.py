@@ -139,6 +139,18 @@ class TestStreaming:
         peer.close()
         await sim.stop()
 
+    async def test_recorded_gaps_scaled(self) -> None:
+        """Given speed=1000 (trace 01 spans ~8 s, so ~8 ms), when streamed, then every event still arrives in order."""
+        expected = recorded_events(TRACE_01)
+        sim = AmiSimulator([TRACE_01], speed=1000.0)
+        await sim.start()
+        peer = await Peer.connect(sim)
+        await peer.login()
+        events = await peer.events(len(expected))
+        assert [event["Event"] for event in events] == [frame.split(b"\r\n", 1)[0][7:].decode() for frame in expected]
+        peer.close()
+        await sim.stop()
+
     async def test_without_timestamps(self) -> None:
         """Given timestamps=False, when streamed, then no event carries a Timestamp header."""
         sim = AmiSimulator([TRACE_01], timestamps=False)

@@ -140,6 +140,9 @@ class AmiClient:
         except (OSError, TimeoutError) as exc:
             self._fail(f"cannot connect to {self._settings.host}:{self._settings.port}: {exc or 'timeout'}")
             return False
+        if self._closing.is_set():
+            protocol.abort("closed by the agent")
+            return False
         self._protocol = protocol
         logins = self._logins
         try:
