@@ -140,6 +140,48 @@ class TestAgent:
         assert set(states) <= {"pending", "expired"}
 
 
+class TestAdminWiring:
+    async def test_config_without_restart(self, tmp_path: Path) -> None:
+        """Given a running agent with nothing configured, when an action is set up and tested through the API,
+        then Save & Test reaches the receiver and the next call's event is delivered without a restart."""
+        simulator = AmiSimulator([TRACE.with_name("01_internal_answered_caller_hangup.ami")], speed=0)
+        simulator.pause_at(0)
+        ami_port = await simulator.start()
+        async with receiver() as rx:
+            agent = Agent(settings_for(tmp_path, ami_port))
+            await agent.start()
+            try:
+                base = f"http://127.0.0.1:{agent.api_port}/api/v1"
+                async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+                    action_id = await self._configure(http, base, rx.url)
+                    async with http.post(f"{base}/actions/{action_id}/test", json={}) as response:
+                        tested = await response.json()
+                    assert (tested["status"], tested["event"].startswith(f"test.{action_id}.")) == (200, True)
+                    simulator.pause_at(None)
+                    await rx.wait_for(2)
+                    await agent.run_until_idle()
+                    async with http.get(f"{base}/activity") as response:
+                        activity = await response.json()
+                assert [r.path for r in rx.requests] == ["/" + tested["event"], "/call_answered"]
+                assert [a["event"] for a in activity["items"]] == ["call_answered", tested["event"]]
+            finally:
+                await agent.stop()
+                await simulator.stop()
+
+    @staticmethod
+    async def _configure(http: aiohttp.ClientSession, base: str, url: str) -> int:
+        action: dict[str, object] = {"name": "hook", "description": "", "method": "POST", "url": url + "/{{event}}",
+                  "query": [], "headers": [], "body": {"type": "none"}, "auth": {"type": "none"}, "timeout_s": None}
+        async with http.post(f"{base}/actions", json=action) as response:
+            assert response.status == 201, await response.text()
+            action_id = int((await response.json())["id"])
+        async with http.put(f"{base}/events/call_answered", json={"active": True, "actions": [action_id]}) as response:
+            assert response.status == 200, await response.text()
+        async with http.put(f"{base}/settings", json={"actions_enabled": True}) as response:
+            assert response.status == 200, await response.text()
+        return action_id
+
+
 def _env(state_dir: Path, ami_port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVENT_AGENT_")}
     env.update({
