@@ -135,6 +135,16 @@ class TestRetries:
             assert len(rx.requests) == 1
             assert await _states(e.store) == {"failed": 1}
 
+    async def test_invalid_url_gives_up(self, tmp_path: Path) -> None:
+        """Given a URL whose host parameter is undefined, when delivering, then one attempt, failed, URL not shown."""
+        async with engine(tmp_path / "a.db") as e:
+            await _bind(e.store, "call_answered", _hook("crm", "{{NOPE}}/x?key=s3cr3t"))
+            await e.dispatcher.dispatch([system_event("call_answered", "c1")])
+            await _idle(e)
+            (attempt,), _ = await e.store.search_activity()
+            assert (attempt.status, "key=" in attempt.message) == (0, False)
+            assert await _states(e.store) == {"failed": 1}
+
     async def test_redirect_not_followed(self, tmp_path: Path) -> None:
         """Given a 302 to another path, when delivering, then it is not followed and given up with a message."""
         async with receiver() as rx, engine(tmp_path / "a.db") as e:

@@ -7,7 +7,6 @@ without a restart. All rows of one batch are committed in one transaction before
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -17,8 +16,6 @@ from agent.store import Store
 from agent.webhooks.model import Action
 from agent.webhooks.request import render
 from agent.webhooks.retry import RetryPolicy
-
-log = logging.getLogger("agent.dispatcher")
 
 
 @dataclass(frozen=True, slots=True)

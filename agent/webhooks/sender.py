@@ -30,6 +30,7 @@ from agent.webhooks.retry import AttemptResult, RetryPolicy
 log = logging.getLogger("agent.delivery")
 
 MESSAGE_LIMIT = 500
+INVALID_URL = "invalid URL: it needs http:// or https:// and a host (the URL is not shown: it may hold a secret)"
 READ_LIMIT = 4096
 
 
@@ -210,8 +211,8 @@ class Sender:
             result = await self._request(self._session, request, timeout)
         except TimeoutError:
             result = AttemptResult(0, f"timed out after {timeout.total:g} s", 0.0)
-        except aiohttp.InvalidURL as exc:
-            result = AttemptResult(0, truncate(f"invalid URL: {exc}"), 0.0, permanent=True)
+        except aiohttp.InvalidURL:
+            result = AttemptResult(0, INVALID_URL, 0.0, permanent=True)
         except (aiohttp.ClientError, OSError) as exc:
             result = AttemptResult(0, truncate(f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc)), 0.0)
         duration_ms = (time.perf_counter() - begin) * 1000.0
@@ -223,7 +224,7 @@ class Sender:
                        limits: aiohttp.ClientTimeout) -> AttemptResult:
         url = URL(request.url, encoded=True)
         if url.scheme not in ("http", "https") or not url.host:
-            return AttemptResult(0, truncate(f"invalid URL: {request.url.split('?', 1)[0]}"), 0.0, permanent=True)
+            return AttemptResult(0, INVALID_URL, 0.0, permanent=True)
         async with session.request(
             request.method, url, headers=CIMultiDict(request.headers), data=request.body or None,
             allow_redirects=False, timeout=limits, skip_auto_headers=("Content-Type",),
