@@ -154,6 +154,8 @@ def _action(lines: Iterable[tuple[str, str]]) -> bytes:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 

@@ -72,7 +72,8 @@ def _token(settings: Settings) -> str:
         reason = f"cannot read the admin token {path}: {exc.strerror}"
         raise StatusError(f"{reason} (run as root or as the agent's user)") from None
     if not token:
-        raise StatusError(f"no admin token: set EVENT_AGENT_ADMIN__TOKEN or EVENT_AGENT_STATE_DIR ({path} is missing)")
+        raise StatusError(f"no admin token: {path} is missing (has the agent ever started?); "
+                          "set EVENT_AGENT_ADMIN__TOKEN or EVENT_AGENT_STATE_DIR")
     return token
 
 

@@ -129,6 +129,7 @@ class TestCheckConfig:
         code, text = await _check(_settings(_free_port()), observe_s=0.3)
         assert code == 1
         assert "problem: cannot reach AMI at 127.0.0.1:" in text
+        assert "connection refused" in text
 
     async def test_settings_findings(self) -> None:
         """Given an empty secret and a public admin host without token, warn and report a problem."""
