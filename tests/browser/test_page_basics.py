@@ -123,7 +123,8 @@ class TestLayout:
             "getComputedStyle(document.querySelector('table.events td'), '::before').content")
         assert label == '"Event"'
         shots(page, "1-events")
-        for section, ready in (("Actions", "text=No actions yet."), ("Parameters", "table.parameters")):
+        for section, ready in (("Actions", "text=No actions yet."), ("Parameters", "table.parameters"),
+                               ("Rates", "text=No rates")):
             go(page, section)
             expect(page.locator(ready).first).to_be_visible()
             no_horizontal_scroll(page)
