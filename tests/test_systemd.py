@@ -154,6 +154,8 @@ class TestSystemdAnalyze:
             [str(SYSTEMD_ANALYZE), "security", "--offline=yes", "--no-pager", str(UNIT)],
             capture_output=True, text=True, check=False, env=_env(),
         )
+        if proc.returncode != 0 and "offline" in proc.stderr:
+            pytest.skip("this systemd-analyze has no --offline (systemd < 250)")
         match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout + proc.stderr)
         assert match is not None, proc.stdout + proc.stderr
         assert float(match.group(1)) <= 2.5
