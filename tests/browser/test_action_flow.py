@@ -91,6 +91,10 @@ class TestActionFlow:
         expect(rows.filter(has_text=re.compile(r"test\.\d+"))).to_have_count(0)
         expect(rows.first).to_contain_text("call_answered")
         shots(page, "4-activity-search")
+        page.get_by_label("Search").fill("")
+        page.get_by_label("Event", exact=True).select_option("call_answered")
+        expect(rows.filter(has_text=re.compile(r"test\.\d+"))).to_have_count(0)
+        expect(rows.filter(has_text="call_answered").first).to_be_visible()
 
 
 def bind_and_enable(page: Page) -> None:

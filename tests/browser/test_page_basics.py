@@ -90,6 +90,9 @@ class TestFailures:
         expect(rows.filter(has_text="Closed port")).to_have_class(re.compile("failed"))
         expect(rows.filter(has_text="Fine hook")).not_to_have_class(re.compile("failed"))
         shots(page, "1-activity")
+        page.get_by_label("Failed only").check()
+        expect(rows).to_have_count(2)
+        expect(rows.filter(has_text="Fine hook")).to_have_count(0)
 
 
 class TestActivityMonitor:

@@ -1,6 +1,6 @@
 // Events section: the event list, editing one event, the global switch, the activity monitor.
 
-import { h, field, button, table, row, itemsOf, formatDate } from "./dom.js";
+import { h, select, button, table, row, itemsOf, formatDate } from "./dom.js";
 import { getAll, qs } from "./api.js";
 import { heading, showErrors, clearErrors, flash, pager, badge, isFailure } from "./ui.js";
 
@@ -127,12 +127,18 @@ function activityRow(item) {
   ], { class: failed ? "failed" : null, dataset: { status: String(item.status) } });
 }
 
+const EVENT_FILTER = [["", "All events"], ["call_incoming", "Incoming Call"], ["ringing", "Ringing"],
+  ["call_hangup", "Hangup Call"], ["call_answered", "Answered Call"], ["call_unanswered", "Unanswered Call"]];
+
 export async function renderActivity(root, { api, isCurrent }) {
-  const state = { page: 1, search: "" };
+  const state = { page: 1, search: "", event: "", failed: false };
   const search = h("input", { type: "search", id: "activity-search", name: "search", autocomplete: "off" });
+  const eventFilter = select(EVENT_FILTER, "", { id: "activity-event", "aria-label": "Event" });
+  const failedOnly = h("input", { type: "checkbox", id: "activity-failed" });
   const results = h("div", { class: "results", "aria-live": "polite" });
   const load = async () => {
-    const data = await api.get(`/activity${qs({ page: state.page, per_page: PER_PAGE, search: state.search })}`);
+    const data = await api.get(`/activity${qs({ page: state.page, per_page: PER_PAGE, search: state.search,
+      event: state.event, failed: state.failed ? "true" : "" })}`);
     if (!isCurrent()) return;
     const items = itemsOf(data);
     const body = items.length ? table(["Action", "Event", "Status", "Message", "Date", "Attempt"],
@@ -145,11 +151,13 @@ export async function renderActivity(root, { api, isCurrent }) {
   let debounce = null;
   const form = h("form", { class: "toolbar", role: "search", onsubmit: (event) => {
     event.preventDefault();
-    state.search = search.value.trim();
-    state.page = 1;
+    Object.assign(state, { search: search.value.trim(), event: eventFilter.value, failed: failedOnly.checked, page: 1 });
     load();
-  } }, h("label", { for: search.id }, "Search"), search, button("Search", null, { type: "submit" }),
-  button("Refresh", () => load()));
+  } }, h("label", { for: search.id }, "Search"), search, eventFilter,
+  h("label", { class: "inline-check", for: failedOnly.id }, failedOnly, " Failed only"),
+  button("Search", null, { type: "submit" }), button("Refresh", () => load()));
+  eventFilter.addEventListener("change", () => form.requestSubmit());
+  failedOnly.addEventListener("change", () => form.requestSubmit());
   search.addEventListener("input", () => {
     clearTimeout(debounce);
     debounce = setTimeout(() => form.requestSubmit(), 400);
