@@ -33,5 +33,11 @@ bench: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/pytest -q -m slow tests/soak
 
+install:
+	sh scripts/install.sh
+
+uninstall:
+	sh scripts/uninstall.sh
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
