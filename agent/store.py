@@ -468,6 +468,7 @@ class Store:
 
     async def _flush_settles(self) -> None:
         self._flushing = True
+        batch: list[_Settle] = []
         try:
             while self._settles:
                 batch, self._settles = self._settles, []
@@ -481,8 +482,9 @@ class Store:
                         item.future.set_result(None)
         finally:
             self._flushing = False
-            for item in self._settles:
-                item.future.cancel()
+            for item in [*batch, *self._settles]:
+                if not item.future.done():
+                    item.future.cancel()
             self._settles = []
 
     async def _write_settles(self, batch: list[_Settle]) -> None:

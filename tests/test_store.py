@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -230,6 +231,22 @@ class TestOutbox:
         assert await store.outbox_counts() == {"failed": 1}
         assert (await store.search_activity())[1] == 1
         assert await store.purge_outbox(before=171.0) == 1
+
+
+    async def test_concurrent_settles(self, store: Store) -> None:
+        """Given 50 rows settled concurrently, when all return, then every outcome and activity row is saved."""
+        rows = await store.enqueue([_delivery(f"c{i}", 1) for i in range(50)])
+        await asyncio.gather(*(store.settle(r.id, state="delivered", attempts=1, next_attempt_at=1.0, now=1.0,
+                                            activity=_activity(float(r.id))) for r in rows))
+        assert await store.outbox_counts() == {"delivered": 50}
+        assert (await store.search_activity())[1] == 50
+
+    async def test_big_enqueue(self, store: Store) -> None:
+        """Given 1,200 rows (more than one statement holds), when enqueued, then ids and seqs match the file."""
+        rows = await store.enqueue([_delivery(f"c{i}", 1) for i in range(1200)])
+        assert [r.id for r in rows] == [r.id for r in await store.pending_outbox()]
+        assert [r.seq for r in rows] == sorted(r.seq for r in rows)
+        assert (await store.get_delivery(rows[-1].id)).call_id == "c1199"
 
 
 class TestActivity:
