@@ -151,6 +151,21 @@ class TestStreaming:
         peer.close()
         await sim.stop()
 
+    async def test_several_traces(self) -> None:
+        """Given two traces recorded at different times and speed=1000, then the second follows the first, whole."""
+        second = TRACE_01.with_name("03_internal_no_answer_timeout.ami")
+        expected = recorded_events(TRACE_01) + recorded_events(second)
+        sim = AmiSimulator([TRACE_01, second], speed=1000.0)
+        await sim.start()
+        peer = await Peer.connect(sim)
+        await peer.login()
+        events = await peer.events(len(expected))
+        assert [event.get("Timestamp") for event in events] == [
+            dict(line.split(": ", 1) for line in frame.decode().split("\r\n")).get("Timestamp") for frame in expected
+        ]
+        peer.close()
+        await sim.stop()
+
     async def test_without_timestamps(self) -> None:
         """Given timestamps=False, when streamed, then no event carries a Timestamp header."""
         sim = AmiSimulator([TRACE_01], timestamps=False)

@@ -14,6 +14,7 @@ from agent.ami.wire import FrameDecoder
 _SEP = b"\r\n\r\n"
 _BATCH = 256
 _MAX_UNAPPLIED = 10_000
+_TRACE_PAUSE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,8 @@ class SimulatorOptions:
 
 
 class ClientSession:
-    """Reads actions and answers them; after Login, streams `events()` with the recorded gaps."""
+    """Reads actions and answers them; after Login, streams `passes()` (one event list per trace pass) with
+    the recorded gaps, and a pause of 1 s (over speed) between passes."""
 
     def __init__(
         self,
@@ -46,14 +48,14 @@ class ClientSession:
         options: SimulatorOptions,
         running: asyncio.Event,
         gate: StreamGate,
-        events: Callable[[], Iterator[TraceEvent]],
+        passes: Callable[[], Iterator[list[TraceEvent]]],
     ) -> None:
         self._reader = reader
         self._writer = writer
         self._options = options
         self._running = running
         self._gate = gate
-        self._events = events
+        self._passes = passes
         self._decoder = FrameDecoder(expect_banner=False)
         self._table = ChannelTable()
         self._unapplied: list[TraceEvent] = []
@@ -148,19 +150,25 @@ class ClientSession:
 
     async def _stream_from(self, start: int) -> None:
         batch: list[TraceEvent] = []
-        previous: float | None = None
-        for index, event in enumerate(self._events()):
-            if index >= start:
-                gap = _gap(previous, event.timestamp, self._options.speed)
-                previous = event.timestamp if event.timestamp is not None else previous
-                if gap > 0 or len(batch) >= _BATCH or not self._gate.allows(index):
-                    await self._send(batch)
-                    batch = []
-                    await asyncio.sleep(gap)
-                    await self._gate.reach(index)
-                if self._options.allows(event):
-                    batch.append(event)
-            self._unapplied.append(event)
+        index = 0
+        speed = self._options.speed
+        for events in self._passes():
+            previous: float | None = None
+            pause = index > start and speed > 0  # between two traces: a fixed pause, not a recorded gap
+            for event in events:
+                if index >= start:
+                    gap = _TRACE_PAUSE / speed if pause else _gap(previous, event.timestamp, speed)
+                    pause = False
+                    previous = event.timestamp if event.timestamp is not None else previous
+                    if gap > 0 or len(batch) >= _BATCH or not self._gate.allows(index):
+                        await self._send(batch)
+                        batch = []
+                        await asyncio.sleep(gap)
+                        await self._gate.reach(index)
+                    if self._options.allows(event):
+                        batch.append(event)
+                self._unapplied.append(event)
+                index += 1
         await self._send(batch)
 
     async def _send(self, batch: list[TraceEvent]) -> None:

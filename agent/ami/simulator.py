@@ -129,7 +129,7 @@ class AmiSimulator:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = ClientSession(
-            reader, writer, options=self._options, running=self._running, gate=self._gate, events=self._stream
+            reader, writer, options=self._options, running=self._running, gate=self._gate, passes=self._passes
         )
         task = asyncio.current_task()
         self._sessions.add(session)
@@ -142,14 +142,12 @@ class AmiSimulator:
             self._tasks.discard(task)
             self._past_logins += session.logins
 
-    def _stream(self) -> Iterator[TraceEvent]:
-        """The events to stream, trace after trace, repetition after repetition when looping."""
-        for events in self._first:
-            yield from events
+    def _passes(self) -> Iterator[list[TraceEvent]]:
+        """The event list of each trace, trace after trace, repetition after repetition when looping."""
+        yield from self._first
         repetition = 1
         while self._loop:
-            for events in self._repetition(repetition):
-                yield from events
+            yield from self._repetition(repetition)
             repetition += 1
 
     def _repetition(self, repetition: int) -> list[list[TraceEvent]]:
