@@ -15,8 +15,8 @@ function valueCell(parameter) {
 function tagCell(parameter) {
   return h("span", { class: "tag-name" },
     parameter.system ? h("span", { class: "cog", role: "img", "aria-label": "System parameter", title: "System parameter (read-only)" }, "⚙") : null,
-    parameter.secret ? h("span", { class: "lock", role: "img", "aria-label": "Secret", title: "Secret" }, "🔒") : null,
-    h("code", {}, parameter.tag));
+    h("code", {}, parameter.tag),
+    parameter.secret ? h("span", { class: "badge badge-warn secret-badge" }, "secret") : null);
 }
 
 export async function render(root, { api, isCurrent }) {
@@ -30,9 +30,14 @@ export async function render(root, { api, isCurrent }) {
       return;
     }
     if (!isCurrent()) return;
-    const sorted = [...items.filter((p) => p.system), ...items.filter((p) => !p.system)];
-    results.replaceChildren(table(["Tag", "Data", "Actions", ""], sorted.map((p) => parameterRow(p, api, load)),
-      { className: "parameters" }));
+    const custom = items.filter((p) => !p.system);
+    const rows = (list) => list.map((p) => parameterRow(p, api, load));
+    results.replaceChildren(
+      h("h2", { class: "section-title" }, "Custom parameters"),
+      custom.length ? table(["Tag", "Value", "Actions", ""], rows(custom), { className: "parameters custom" })
+        : h("p", { class: "empty" }, "No custom parameters yet."),
+      h("h2", { class: "section-title" }, "System parameters"),
+      table(["Tag", "Data", "Actions", ""], rows(items.filter((p) => p.system)), { className: "parameters system" }));
   };
   const add = async () => {
     const created = await parameterDialog(api, {});
