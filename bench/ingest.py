@@ -179,7 +179,7 @@ async def measure_all(port: int, count: int) -> dict[str, float]:
 def table(rates: dict[str, float], count: int) -> str:
     raw = rates["raw"]
     rows = [
-        ("plain `split(b\"\\r\\n\\r\\n\")` + dict (the raw limit)", raw),
+        ('plain `split(b"\\r\\n\\r\\n")` + dict (the raw limit)', raw),
         ("panoramisk 1.4 Manager, one `'*'` callback (for comparison)", rates["panoramisk"]),
         ("ours: socket -> FrameDecoder -> AmiEvent -> queue", rates["parse"]),
         ("ours: socket -> parse -> queue -> CallTracker.feed", rates["tracker"]),
