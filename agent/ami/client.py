@@ -70,7 +70,12 @@ class AmiClient:
         self._dropped = 0
         self._last_error = ""
         self.last_event_at: float | None = None
-        self.connected = False
+        self._connected = False
+
+    @property
+    def connected(self) -> bool:
+        """Logged in right now."""
+        return self._connected
 
     @property
     def events(self) -> int:
@@ -187,7 +192,7 @@ class AmiClient:
         if answer.get("Response") != "Success":
             raise LoginFailed(f"login as {settings.username!r} refused: {answer.get('Message') or 'no reason'}")
         self._logins += 1
-        self.connected = True
+        self._connected = True
         log.info("AMI logged in to %s:%d as %s", settings.host, settings.port, settings.username)
 
     async def _resync(self, protocol: AmiProtocol) -> None:
@@ -219,7 +224,8 @@ class AmiClient:
             protocol.abort(self._last_error or "session ended")
         self._malformed += protocol.decoder.stats.malformed
         self._protocol = None
-        was_connected, self.connected = self.connected, False
+        was_connected, self._connected = self._connected, False
+        protocol.release_held()  # events read during an unfinished resync are still real events
         if was_connected and not self._closing.is_set():
             reason = protocol.lost.result()
             log.warning("AMI connection lost: %s", reason)
