@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -114,17 +115,25 @@ def dial_targets(data: str) -> list[tuple[str, str]]:
 
 
 def target_endpoint(resource: str) -> str:
-    """The endpoint a Dial resource reaches: `202` -> 202, `num@trunk` (PJSIP) -> trunk, `peer/num` -> peer."""
-    if "/" in resource:
-        return resource.split("/", 1)[0]
-    return resource.rsplit("@", 1)[-1]
+    """The endpoint a Dial resource reaches: `202` -> 202, `num@trunk` (PJSIP) -> trunk, `peer/num` -> peer.
+
+    IAX2 may name the peer as `user[:secret]@peer[:port]/num`: the peer is after the `@`, without the port.
+    """
+    head, slash, _ = resource.partition("/")
+    endpoint = head.rsplit("@", 1)[-1]
+    return endpoint.split(":", 1)[0] if slash else endpoint
 
 
 def dialed_number(dial_string: str) -> str:
-    """The number sent to a trunk: the DialString before `@` (`15551239876@trunk`, `peer/num`, `sip:num@host`)."""
-    head = dial_string.split("@", 1)[0]
-    head = head.rsplit("/", 1)[-1]
+    """The number sent to a trunk: `num@trunk` (PJSIP), else what follows the peer in `peer/num`.
+
+    Forms: `15551239876@trunk`, `trunk/sip:num@host` (PJSIP), `peer/num` (SIP), `[user[:secret]@]peer/num[@ctx]`
+    (IAX2: the credentials before the `/` are never part of the number), `sip:num@host`.
+    """
+    _, slash, rest = dial_string.partition("/")
+    head = rest if slash else dial_string
     for scheme in ("sip:", "sips:", "tel:"):
         if head.startswith(scheme):
-            return head[len(scheme) :]
-    return head
+            head = head[len(scheme) :]
+            break
+    return re.split("[@/]", head, maxsplit=1)[0]

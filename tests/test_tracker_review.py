@@ -1,0 +1,449 @@
+"""Review of the tracker against real-world flows the golden traces do not contain (DESIGN.md §3-§4).
+
+Each test scripts a short event sequence with the header sets Asterisk 22 sends (tests/pbx_script.py) and
+asserts what DESIGN.md requires, with the reasoning in the docstring. Flows: multi-contact endpoints, FreePBX
+Local ring groups (`/n`), voicemail after no answer, IVR, ConfBridge, parking, unregistered extensions, 603,
+chan_sip/IAX2 names and dial strings, digit-named trunks, follow-me to a mobile, calls outliving their caller.
+"""
+
+from __future__ import annotations
+
+import re
+from types import MappingProxyType
+
+from agent.mapping.channels import dialed_number, target_endpoint
+from agent.mapping.config import MappingConfig
+from tests.pbx_script import Pbx, last, names
+
+UNANSWERED = "call_unanswered"
+ANSWERED = "call_answered"
+
+
+class TestMultiContactEndpoint:
+    def test_one_contact_rejects_while_another_answers(self) -> None:
+        """Given 202 registered twice, when one contact sends 486 and the other answers, then no call_hangup.
+
+        A PJSIP endpoint with max_contacts > 1 (desk phone + softphone) makes Dial create one channel per
+        contact, all of endpoint 202. A leg is the (call, extension) pair (§3), so it ends only when its last
+        channel ends; while the other contact still rings, a 486 on one of them does not end the leg.
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
+        desk = pbx.channel("PJSIP/202-00000002", a)
+        soft = pbx.channel("PJSIP/202-00000003", a)
+        pbx.dial_begin(a, desk, "202")
+        pbx.dial_begin(a, soft, "202")
+        pbx.ringing(a, desk)
+        pbx.ringing(a, soft)
+        pbx.wait(2)
+        pbx.request(desk, "17", "486")
+        pbx.dial("DialEnd", a, desk, DialStatus="BUSY")
+        pbx.hangup(desk, "17")
+        pbx.wait(1)
+        pbx.answer(a, soft)
+        pbx.wait(5)
+        pbx.hangup(a)
+        pbx.hangup(soft)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), (ANSWERED, "202")]
+
+    def test_all_contacts_time_out(self) -> None:
+        """Given 202 registered twice, when both contacts time out, then one call_hangup after the last DialEnd.
+
+        call_hangup is once per (call, extension) (§4) and fires when the leg ends: at its last channel's DialEnd.
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
+        desk = pbx.channel("PJSIP/202-00000002", a)
+        soft = pbx.channel("PJSIP/202-00000003", a)
+        pbx.dial_begin(a, desk, "202")
+        pbx.dial_begin(a, soft, "202")
+        pbx.ringing(a, desk)
+        pbx.ringing(a, soft)
+        pbx.wait(20)
+        pbx.dial("DialEnd", a, desk, DialStatus="NOANSWER")
+        pbx.wait(3)
+        ended = pbx.now
+        pbx.dial("DialEnd", a, soft, DialStatus="NOANSWER")
+        pbx.hangup(desk, "0")
+        pbx.hangup(soft, "0")
+        pbx.hangup(a)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), ("call_hangup", "202"),
+                                  (UNANSWERED, "202")]  # fmt: skip
+        hangup = last(emitted, "call_hangup")
+        assert (hangup["dial_status"], hangup["hangup_by"]) == ("NOANSWER", "system")
+        assert int(hangup["unix_time"]) == int(ended)
+
+    def test_answering_contact_is_the_reported_one(self) -> None:
+        """Given 202 registered twice, when the desk answers and the softphone is cancelled, then ANSWER from the desk.
+
+        The answered leg keeps its DialEnd ANSWER status and its answering channel: the cancelled contact
+        (cause 26) neither emits call_hangup nor overwrites the leg, so hangup_by names who hung up the talk.
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
+        desk = pbx.channel("PJSIP/202-00000002", a)
+        soft = pbx.channel("PJSIP/202-00000003", a)
+        pbx.dial_begin(a, desk, "202")
+        pbx.dial_begin(a, soft, "202")
+        pbx.ringing(a, desk)
+        pbx.ringing(a, soft)
+        pbx.answer(a, desk)
+        pbx.dial("DialEnd", a, soft, DialStatus="CANCEL")
+        pbx.hangup(soft, "26")
+        pbx.wait(5)
+        pbx.request(desk, "16")
+        pbx.hangup(desk)
+        pbx.hangup(a)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), (ANSWERED, "202")]
+        done = last(emitted, ANSWERED)
+        assert (done["dial_status"], done["hangup_by"], done["hangup_cause"]) == ("ANSWER", "callee", "16")
+
+
+class TestLocalRingGroup:
+    def test_freepbx_ring_group_through_local_n(self) -> None:
+        """Given a ring group dialing Local/202@from-internal/n and Local/203@.../n, when 203 answers, then 203 only.
+
+        Local channels are never parties (§3): the legs are offered by the `;2` halves' DialBegins to the real
+        PJSIP channels. The loser's inner DialEnd CANCEL comes after the winner's ANSWER (answered elsewhere,
+        cause 26), so it emits nothing. The `/n` option is in the dial string only, never in channel names.
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="600")
+        pbx.app(a, "Dial", "Local/202@from-internal/n&Local/203@from-internal/n,20")
+        one_b, two_b = pbx.local("202@from-internal", a)
+        one_c, two_c = pbx.local("203@from-internal", a)
+        pbx.dial_begin(a, one_b, "202@from-internal/n")
+        pbx.dial_begin(a, one_c, "203@from-internal/n")
+        b = pbx.channel("PJSIP/202-00000004", a)
+        c = pbx.channel("PJSIP/203-00000005", a)
+        pbx.app(two_b, "Dial", "PJSIP/202/sip:202@10.0.0.12:5060,20")
+        pbx.dial_begin(two_b, b, "202/sip:202@10.0.0.12:5060")
+        pbx.app(two_c, "Dial", "PJSIP/203/sip:203@10.0.0.13:5060,20")
+        pbx.dial_begin(two_c, c, "203/sip:203@10.0.0.13:5060")
+        pbx.ringing(two_b, b)
+        pbx.ringing(a, one_b)
+        pbx.ringing(two_c, c)
+        pbx.ringing(a, one_c)
+        pbx.wait(3)
+        pbx.answer(two_c, c)
+        pbx.answer(a, one_c)
+        pbx.dial("DialEnd", a, one_b, DialStatus="CANCEL")
+        pbx.hangup(one_b, "26")
+        pbx.dial("DialEnd", two_b, b, DialStatus="CANCEL")
+        pbx.hangup(b, "26")
+        pbx.hangup(two_b, "26")
+        pbx.bridge("br-1", c, two_c)
+        pbx.bridge("br-2", a, one_c)
+        pbx.wait(10)
+        for chan in (a, one_c, two_c, c):
+            pbx.hangup(chan)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("call_incoming", "203"), ("ringing", "202"),
+                                  ("ringing", "203"), (ANSWERED, "203")]  # fmt: skip
+        done = last(emitted, ANSWERED)
+        assert (done["offered_extensions"], done["answered_extensions"]) == ("202,203", "203")
+        assert (done["called_number"], done["direction"], done["talk_duration"]) == ("600", "internal", "10")
+
+
+class TestVoicemailAfterNoAnswer:
+    def test_caller_up_in_voicemail_is_not_an_answer(self) -> None:
+        """Given 202 does not answer and the caller goes to voicemail (Up), then call_hangup and call_unanswered.
+
+        A leg is answered only by DialEnd ANSWER (§3); the caller's own answer by VoiceMail()/Answer() does not
+        count (§4 talk_duration), so the call completes unanswered, naming the first offered extension.
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
+        b = pbx.channel("PJSIP/202-00000002", a)
+        pbx.dial_begin(a, b, "202")
+        pbx.ringing(a, b)
+        pbx.wait(20)
+        pbx.dial("DialEnd", a, b, DialStatus="NOANSWER")
+        pbx.hangup(b, "0")
+        pbx.app(a, "VoiceMail", "202@default,u")
+        pbx.state(a, 6)
+        pbx.wait(15)
+        pbx.request(a, "16")
+        pbx.hangup(a)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), ("call_hangup", "202"),
+                                  (UNANSWERED, "202")]  # fmt: skip
+        hangup = last(emitted, "call_hangup")
+        assert (hangup["dial_status"], hangup["hangup_by"], hangup["ring_duration"]) == ("NOANSWER", "system", "20")
+        done = last(emitted, UNANSWERED)
+        assert (done["talk_duration"], done["duration"], done["call_rating_duration"]) == ("0", "35", "0")
+
+
+class TestIvr:
+    def test_ivr_answers_then_dials(self) -> None:
+        """Given an IVR that answers an inbound call and dials 202 after the menu, then 202's leg and call_answered.
+
+        The caller Up (Answer) is not an answer (§4); called_number is the DID of the caller's first event even
+        though later events carry the menu's exten (quirk 14); wait_duration runs to 202's DialEnd ANSWER.
+        """
+        pbx = Pbx()
+        t = pbx.channel("PJSIP/trunk-00000001", state=4, exten="+15557770100", context="from-trunk",
+                        cid_num="+15551234567")  # fmt: skip
+        pbx.app(t, "Answer", "")
+        pbx.state(t, 6)
+        pbx.app(t, "Background", "custom/ivr-menu")
+        pbx.wait(8)
+        t.exten, t.context = "2", "ivr-1"
+        pbx.app(t, "Dial", "PJSIP/202,20")
+        b = pbx.channel("PJSIP/202-00000002", t)
+        pbx.dial_begin(t, b, "202")
+        pbx.ringing(t, b)
+        pbx.wait(4)
+        pbx.answer(t, b)
+        pbx.wait(30)
+        pbx.hangup(b)
+        pbx.hangup(t)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), (ANSWERED, "202")]
+        done = last(emitted, ANSWERED)
+        assert (done["direction"], done["called_number"], done["caller_id"]) == ("inbound", "+15557770100",
+                                                                                  "+15551234567")  # fmt: skip
+        assert (done["wait_duration"], done["talk_duration"]) == ("12", "30")
+
+    def test_caller_leaves_in_the_menu(self) -> None:
+        """Given an inbound call answered by an IVR, when the caller hangs up in the menu, then call_unanswered.
+
+        Every inbound call produces exactly one completion event (§3); no leg was offered, so extension is "".
+        """
+        pbx = Pbx()
+        t = pbx.channel("PJSIP/trunk-00000001", state=4, exten="+15557770100", context="from-trunk")
+        pbx.app(t, "Answer", "")
+        pbx.state(t, 6)
+        pbx.wait(6)
+        pbx.hangup(t)
+        emitted = pbx.run()
+        assert names(emitted) == [(UNANSWERED, "")]
+        assert last(emitted, UNANSWERED)["direction"] == "inbound"
+
+
+class TestConfBridge:
+    def test_internal_join_emits_nothing(self) -> None:
+        """Given 201 joins conference 800 (with its CBAnn announcer channels), then no system event.
+
+        An internal call that never dials produces none (§3); CBAnn channels are plumbing, not parties.
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="800")
+        pbx.app(a, "ConfBridge", "800")
+        pbx.state(a, 6)
+        one = pbx.channel("CBAnn/800-00000001;1", state=6)
+        two = pbx.channel("CBAnn/800-00000001;2", one, state=6)
+        pbx.bridge("conf-800", two, a)
+        pbx.wait(30)
+        pbx.hangup(a)
+        pbx.hangup(two)
+        pbx.hangup(one)
+        assert pbx.run() == []
+
+    def test_inbound_join_completes_unanswered(self) -> None:
+        """Given an inbound call that joins a conference, then one call_unanswered (no extension leg answered).
+
+        Inbound calls always complete with an event (§3); no leg was offered, so it is unanswered, extension "".
+        """
+        pbx = Pbx()
+        t = pbx.channel("PJSIP/trunk-00000001", state=4, exten="+15557770800", context="from-trunk")
+        pbx.app(t, "ConfBridge", "800")
+        pbx.state(t, 6)
+        pbx.wait(60)
+        pbx.hangup(t)
+        emitted = pbx.run()
+        assert names(emitted) == [(UNANSWERED, "")]
+        assert last(emitted, UNANSWERED)["duration"] == "60"
+
+
+class TestUnavailable:
+    def test_unregistered_extension_then_voicemail(self) -> None:
+        """Given Dial(PJSIP/209) to an unregistered 209 (no DialBegin), then call_incoming + call_hangup CHANUNAVAIL.
+
+        §3: a Dial that failed before a channel existed (Newexten Dial + VarSet DIALSTATUS=CHANUNAVAIL) offers
+        the leg; §4: CHANUNAVAIL is a call_hangup, hangup_by system. The call then completes unanswered.
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="209")
+        pbx.app(a, "Dial", "PJSIP/209,20")
+        pbx.var(a, "DIALSTATUS", "CHANUNAVAIL")
+        pbx.app(a, "VoiceMail", "209@default,u")
+        pbx.state(a, 6)
+        pbx.wait(5)
+        pbx.hangup(a)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "209"), ("call_hangup", "209"), (UNANSWERED, "209")]
+        hangup = last(emitted, "call_hangup")
+        assert (hangup["dial_status"], hangup["hangup_by"]) == ("CHANUNAVAIL", "system")
+
+    def test_unregistered_member_of_a_local_ring_group(self) -> None:
+        """Given a ring group via Local channels where 209 is unregistered and 202 answers, then 209 fails, 202 wins.
+
+        The failed Dial runs on the `;2` half (macro-dial-one); the extension it names had no DialBegin in this
+        call, so it is offered and fails (§3), even though the call is answered by another member later.
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="600")
+        one_x, two_x = pbx.local("209@from-internal", a)
+        one_b, two_b = pbx.local("202@from-internal", a)
+        pbx.dial_begin(a, one_x, "209@from-internal/n")
+        pbx.dial_begin(a, one_b, "202@from-internal/n")
+        pbx.app(two_x, "Dial", "PJSIP/209,20")
+        pbx.var(two_x, "DIALSTATUS", "CHANUNAVAIL")
+        pbx.hangup(two_x, "3")
+        pbx.dial("DialEnd", a, one_x, DialStatus="CHANUNAVAIL")
+        pbx.hangup(one_x, "3")
+        b = pbx.channel("PJSIP/202-00000006", a)
+        pbx.dial_begin(two_b, b, "202")
+        pbx.ringing(two_b, b)
+        pbx.wait(2)
+        pbx.answer(two_b, b)
+        pbx.answer(a, one_b)
+        pbx.wait(5)
+        for chan in (b, two_b, one_b, a):
+            pbx.hangup(chan)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "209"), ("call_hangup", "209"), ("call_incoming", "202"),
+                                  ("ringing", "202"), (ANSWERED, "202")]  # fmt: skip
+
+
+class TestDecline:
+    def script(self, request_first: bool) -> Pbx:
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
+        b = pbx.channel("PJSIP/202-00000002", a)
+        pbx.dial_begin(a, b, "202")
+        pbx.ringing(a, b)
+        pbx.wait(3)
+        if request_first:
+            pbx.request(b, "21", "603")
+        pbx.dial("DialEnd", a, b, DialStatus="NOANSWER")
+        pbx.hangup(b, "21")
+        pbx.hangup(a)
+        return pbx
+
+    def test_603_is_a_callee_hangup(self) -> None:
+        """Given 202 declines with 603 (HangupRequest cause 21, then DialEnd NOANSWER), then hangup_by callee.
+
+        §4: dial_status is Asterisk's (NOANSWER for 603); hangup_by is callee when the destination's
+        HangupRequest cause, before the DialEnd, is 17 or 21.
+        """
+        emitted = self.script(request_first=True).run()
+        hangup = last(emitted, "call_hangup")
+        assert (hangup["dial_status"], hangup["hangup_cause"], hangup["hangup_by"]) == ("NOANSWER", "21", "callee")
+
+    def test_cause_after_the_dialend_is_not_awaited(self) -> None:
+        """Given DialEnd NOANSWER before any cause of 202 (Hangup 21 only after), then hangup_by system.
+
+        §4: "a Hangup cause arriving after the DialEnd is not awaited": the event is emitted at the DialEnd.
+        """
+        emitted = self.script(request_first=False).run()
+        hangup = last(emitted, "call_hangup")
+        assert (hangup["dial_status"], hangup["hangup_by"]) == ("NOANSWER", "system")
+
+
+class TestOtherTechnologies:
+    def test_chan_sip_call_without_dialstate(self) -> None:
+        """Given a chan_sip call (caller created Down then Ring, no DialState), then the same events as PJSIP.
+
+        §3: SIP/ names parse like PJSIP/ ones; ringing comes from the callee's Newstate 5 (§4).
+        """
+        pbx = Pbx()
+        a = pbx.channel("SIP/201-0000000a", exten="202")
+        pbx.state(a, 4)
+        b = pbx.channel("SIP/202-0000000b", a)
+        pbx.dial_begin(a, b, "202")
+        pbx.state(b, 5)
+        pbx.wait(2)
+        pbx.answer(a, b)
+        pbx.wait(4)
+        pbx.hangup(b)
+        pbx.hangup(a)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), (ANSWERED, "202")]
+        assert last(emitted, ANSWERED)["direction"] == "internal"
+
+    def test_iax2_trunk_with_credentials_in_the_dial_string(self) -> None:
+        """Given 201 dials out over IAX2 with `user:secret@provider/5551234`, then called_number 5551234, no secret.
+
+        §4: for outbound calls called_number is the number sent to the trunk; IAX2 puts the number after the
+        peer (`[user[:secret]@]peer/exten`), and the secret must never reach an action's parameters.
+        """
+        pbx = Pbx()
+        a = pbx.channel("SIP/201-0000000a", state=4, exten="95551234")
+        t = pbx.channel("IAX2/provider-4321", a)
+        pbx.dial_begin(a, t, "user:secret@provider/5551234")
+        pbx.state(t, 5)
+        pbx.wait(3)
+        pbx.answer(a, t)
+        pbx.wait(10)
+        pbx.hangup(a)
+        pbx.hangup(t)
+        emitted = pbx.run()
+        assert names(emitted) == [(ANSWERED, "201")]
+        done = last(emitted, ANSWERED)
+        assert (done["direction"], done["trunk"], done["called_number"]) == ("outbound", "provider", "5551234")
+        assert not any("secret" in value for value in done.values())
+
+
+class TestDialedNumber:
+    def test_dial_string_forms(self) -> None:
+        """Given the dial string forms of PJSIP, chan_sip and IAX2 trunks, then the number sent to the trunk."""
+        forms = {
+            "15551239876@trunk": "15551239876",
+            "trunk/sip:15551239876@sip.example.com:5060": "15551239876",
+            "voipgrid/0612345678": "0612345678",
+            "provider/5551234": "5551234",
+            "user:secret@provider/5551234": "5551234",
+            "user@provider:4569/5551234@default": "5551234",
+            "sip:+15551239876@carrier.example.com": "+15551239876",
+        }
+        assert {form: dialed_number(form) for form in forms} == forms
+
+    def test_dial_resource_endpoints(self) -> None:
+        """Given Dial resources of each technology, then the endpoint they reach (never the IAX2 credentials)."""
+        forms = {
+            "202": "202",
+            "202/sip:202@10.0.0.12:5060": "202",
+            "15551239876@trunk": "trunk",
+            "voipgrid/0612345678": "voipgrid",
+            "user:secret@provider:4569/5551234": "provider",
+        }
+        assert {form: target_endpoint(form) for form in forms} == forms
+
+
+class TestDigitNamedTrunk:
+    def script(self, config: MappingConfig) -> Pbx:
+        pbx = Pbx(config)
+        t = pbx.channel("PJSIP/12345-00000001", state=4, exten="+15557770100", context="from-trunk")
+        b = pbx.channel("PJSIP/202-00000002", t)
+        pbx.dial_begin(t, b, "202")
+        pbx.ringing(t, b)
+        pbx.answer(t, b)
+        pbx.wait(5)
+        pbx.hangup(t)
+        pbx.hangup(b)
+        return pbx
+
+    def test_narrow_extension_pattern_makes_it_a_trunk(self) -> None:
+        """Given a trunk endpoint named 12345 and EXTENSION_PATTERN `^2..$`, then the call is inbound via 12345.
+
+        §3: an endpoint is an extension when it matches EXTENSION_PATTERN (or is an EXTENSION_MAP key); any other
+        endpoint is a trunk. The default pattern would take 12345 for an extension; the pattern decides.
+        """
+        emitted = self.script(MappingConfig(extension_pattern=re.compile(r"^2\d\d$"))).run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), (ANSWERED, "202")]
+        assert (last(emitted, ANSWERED)["direction"], last(emitted, ANSWERED)["trunk"]) == ("inbound", "12345")
+
+    def test_extension_map_alone_lists_the_extensions(self) -> None:
+        """Given EXTENSION_PATTERN matching nothing and EXTENSION_MAP {202: Bob}, then 12345 is a trunk, 202 is Bob.
+
+        §3: the map makes an endpoint an extension and carries the extension value shown in `extension`.
+        """
+        config = MappingConfig(extension_pattern=re.compile(r"(?!)"), extension_map=MappingProxyType({"202": "Bob"}))
+        emitted = self.script(config).run()
+        assert names(emitted) == [("call_incoming", "Bob"), ("ringing", "Bob"), (ANSWERED, "Bob")]
+        assert last(emitted, ANSWERED)["direction"] == "inbound"
