@@ -10,11 +10,16 @@ CALLEE_CAUSES = frozenset({"17", "21"})
 
 @dataclass(slots=True)
 class Leg:
-    """One (call, destination extension) pair (DESIGN.md §3)."""
+    """One (call, destination extension) pair (DESIGN.md §3).
+
+    `dialing` holds the channels of this extension still being dialed: an endpoint with several contacts
+    (desk phone and softphone) gets one channel each, and the leg ends only when the last of them ends.
+    """
 
     extension: str
     channel: str
     offered_at: float
+    dialing: set[str] = field(default_factory=set)
     ringing: bool = False
     answered_at: float | None = None
     ended_at: float | None = None

@@ -115,6 +115,7 @@ def offer_extension(book: Book, call: Call, dest: Channel, time: float) -> list[
         events.append(book.leg_event(call, CALL_INCOMING, leg, time))
     elif leg.answered_at is None and leg.channel != dest.uniqueid:
         leg.channel, leg.ended_at, leg.dial_status = dest.uniqueid, None, ""
+    leg.dialing.add(dest.uniqueid)
     if dest.state == STATE_RINGING:
         events += ring(book, call, leg, time)
     return events
@@ -145,7 +146,16 @@ def dial_end(book: Book, event: AmiEvent) -> list[SystemEvent]:
     if extension is None or dial.dest.dialend_status:
         return events
     dial.dest.dialend_status = status or "?"
-    return events + end_leg(book, dial, dial.call.legs[extension], status)
+    return events + end_channel(book, dial, dial.call.legs[extension], status)
+
+
+def end_channel(book: Book, dial: Dial, leg: Leg, status: str) -> list[SystemEvent]:
+    """One channel of the leg ended; the leg ends with it unless another contact still rings or one answered."""
+    leg.dialing.discard(dial.dest.uniqueid)
+    if status != "ANSWER" and (leg.dialing or leg.answered_at is not None):
+        return []
+    leg.channel = dial.dest.uniqueid
+    return end_leg(book, dial, leg, status)
 
 
 def end_trunk_leg(call: Call, trunk_leg: TrunkLeg, status: str, time: float) -> None:
