@@ -23,6 +23,9 @@ from agent.ami.trace import normalise_line_endings, renumbered, trace_events
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami_traces"
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+# As in the recordings, the banner is followed by the recorder's Login answer (the simulator skips responses;
+# an event right after the banner line would be read by trace_events with the banner stuck to its front).
+HEAD = BANNER + b"Response: Success\r\nActionID: rec-login-1\r\nMessage: Authentication accepted\r\n\r\n"
 SEP = b"\r\n\r\n"
 ID_SPACE = 1_000_000
 NAME_SPACE = 0x100000
@@ -88,7 +91,7 @@ def interleave(streams: Sequence[Sequence[bytes]]) -> Iterator[bytes]:
 def concurrent_stream(traces: Sequence[Path], copies: int) -> bytes:
     """A trace in which `copies` fresh copies of each trace run at once (banner first, frames interleaved)."""
     streams = [call_frames(fresh_copy(path.read_bytes(), copy)) for copy in range(copies) for path in traces]
-    return BANNER + b"".join(frame + SEP for frame in interleave(streams))
+    return HEAD + b"".join(frame + SEP for frame in interleave(streams))
 
 
 def golden(path: Path) -> list[Expected]:
