@@ -264,10 +264,10 @@ async def longest_stall(work: Callable[[], Awaitable[None]], tick: float = 0.005
     return worst * 1000.0
 
 
-async def stall_dead_endpoint(base: str, count: int, tmp: Path, hold: float) -> tuple[float, int]:
+async def stall_dead_endpoint(base: str, count: int, path: Path, hold: float) -> tuple[float, int]:
     delivery = DeliverySettings(concurrency=CONCURRENCY, total_timeout=1.0, retry_initial_delay=0.5,
                                 retry_max_delay=2.0, drain_grace_period=0.1)
-    store, sender, dispatcher = await durable_engine(tmp / "stall.db", base, "hang", delivery)
+    store, sender, dispatcher = await durable_engine(path, base, "hang", delivery)
 
     async def work() -> None:
         for start in range(0, count, BURST):
