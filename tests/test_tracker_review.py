@@ -447,3 +447,181 @@ class TestDigitNamedTrunk:
         emitted = self.script(config).run()
         assert names(emitted) == [("call_incoming", "Bob"), ("ringing", "Bob"), (ANSWERED, "Bob")]
         assert last(emitted, ANSWERED)["direction"] == "inbound"
+
+
+class TestParking:
+    def test_parked_then_picked_up_from_the_lot(self) -> None:
+        """Given 202 parks the caller (blind transfer to 700) and 203 picks it up with 701, then one call_answered.
+
+        203's own call (Linkedid Y, ParkedCall, no Dial) is an internal call that never dials: no event (§3).
+        When 203 is bridged with the parked caller its Linkedid becomes the caller's, so it moves to that call
+        (§3) and keeps it open; 203 is no leg there (no DialBegin offered it), so the call completes answered
+        by 202 only, at the last hangup.
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
+        b = pbx.channel("PJSIP/202-00000002", a)
+        pbx.dial_begin(a, b, "202")
+        pbx.ringing(a, b)
+        pbx.answer(a, b)
+        pbx.bridge("br-1", b, a)
+        pbx.wait(5)
+        pbx.emit("BlindTransfer", Result="Success", **b.block("Transferer"), **a.block("Transferee"),
+                 IsExternal="No", Context="from-internal", Extension="700")  # fmt: skip
+        pbx.hangup(b)
+        pbx.app(a, "Park", "")
+        pbx.wait(20)
+        c = pbx.channel("PJSIP/203-00000003", state=4, exten="701")
+        pbx.app(c, "ParkedCall", "default,701")
+        pbx.state(c, 6)
+        c.linkedid = a.linkedid
+        pbx.bridge("br-2", a, c)
+        pbx.wait(30)
+        pbx.hangup(a)
+        pbx.hangup(c)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), (ANSWERED, "202")]
+        done = last(emitted, ANSWERED)
+        assert (done["answered_extensions"], done["duration"], done["call_id"]) == ("202", "55", a.uniqueid)
+
+
+class TestCallOutlivesItsCaller:
+    def test_blind_transfer_after_the_caller_left(self) -> None:
+        """Given 201 calls 202 and blind-transfers 202 to 203 and hangs up, then the call goes on for an hour.
+
+        The call is the Linkedid (201's Uniqueid), not 201's channel: it is complete only when its last party
+        hangs up (§3). 203 is offered by a DialBegin in this call, so it is a leg; one completion event,
+        caller 201, call_answered naming the first extension that answered (202), duration to the end.
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
+        b = pbx.channel("PJSIP/202-00000002", a)
+        pbx.dial_begin(a, b, "202")
+        pbx.ringing(a, b)
+        pbx.answer(a, b)
+        pbx.wait(10)
+        pbx.emit("BlindTransfer", Result="Success", **a.block("Transferer"), **b.block("Transferee"),
+                 IsExternal="No", Context="from-internal", Extension="203")  # fmt: skip
+        pbx.request(a, "16")
+        pbx.hangup(a)
+        b.exten = "203"
+        c = pbx.channel("PJSIP/203-00000003", b)
+        pbx.dial_begin(b, c, "203")
+        pbx.ringing(b, c)
+        pbx.wait(2)
+        pbx.answer(b, c)
+        pbx.wait(3600)
+        pbx.hangup(c)
+        pbx.hangup(b)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), ("call_incoming", "203"),
+                                  ("ringing", "203"), (ANSWERED, "202")]  # fmt: skip
+        done = last(emitted, ANSWERED)
+        assert (done["caller_id"], done["answered_extensions"], done["duration"]) == ("201", "202,203", "3612")
+        assert done["talk_duration"] == "3612"
+
+    def test_stragglers_after_completion_start_nothing(self) -> None:
+        """Given a completed call, when late events still carry its Linkedid, then nothing more is emitted.
+
+        A late Hangup/DialEnd of a forgotten channel is ignored; a late Local pair on the old Linkedid forms
+        no party and no dial, so no second completion event is emitted for that call_id (and memory is freed).
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
+        b = pbx.channel("PJSIP/202-00000002", a)
+        pbx.dial_begin(a, b, "202")
+        pbx.answer(a, b)
+        pbx.wait(3)
+        pbx.hangup(a)
+        pbx.hangup(b)
+        pbx.dial("DialEnd", a, b, DialStatus="ANSWER")
+        pbx.hangup(b)
+        one, two = pbx.local("s@hangup-handler", a)
+        pbx.hangup(two)
+        pbx.hangup(one)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), (ANSWERED, "202")]
+
+
+class TestFollowMe:
+    def script(self, caller: str) -> Pbx:
+        """`caller` calls 202, whose follow-me also dials the mobile 5551234 over the trunk; the mobile answers."""
+        pbx = Pbx()
+        trunk_caller = caller.startswith("PJSIP/trunk")
+        a = pbx.channel(caller, state=4, exten="+15557770202" if trunk_caller else "202")
+        one_b, two_b = pbx.local("FMPR-202@from-internal", a)
+        one_m, two_m = pbx.local("FMGL-5551234@from-internal", a)
+        pbx.dial_begin(a, one_b, "FMPR-202@from-internal/n")
+        pbx.dial_begin(a, one_m, "FMGL-5551234@from-internal/n")
+        b = pbx.channel("PJSIP/202-00000006", a)
+        pbx.dial_begin(two_b, b, "202")
+        pbx.ringing(two_b, b)
+        m = pbx.channel("PJSIP/trunk-00000007", a)
+        pbx.dial_begin(two_m, m, "5551234@trunk")
+        pbx.wait(8)
+        pbx.answer(two_m, m)
+        pbx.answer(a, one_m)
+        pbx.dial("DialEnd", a, one_b, DialStatus="CANCEL")
+        pbx.dial("DialEnd", two_b, b, DialStatus="CANCEL")
+        pbx.hangup(b, "26")
+        for chan in (two_b, one_b):
+            pbx.hangup(chan, "26")
+        pbx.wait(40)
+        for chan in (m, two_m, one_m, a):
+            pbx.hangup(chan)
+        return pbx
+
+    def test_internal_caller_reached_on_the_mobile(self) -> None:
+        """Given 201 calls 202 and 202's follow-me mobile answers via the trunk, then an answered outbound call.
+
+        §4: direction is outbound when the caller is an extension and a trunk leg was dialed; call_answered
+        then means the trunk leg answered, naming the calling extension, called_number the number sent to the
+        trunk. 202's CANCEL came because another leg answered: no call_hangup.
+        """
+        emitted = self.script("PJSIP/201-00000001").run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), (ANSWERED, "201")]
+        done = last(emitted, ANSWERED)
+        assert (done["direction"], done["called_number"], done["talk_duration"]) == ("outbound", "5551234", "40")
+
+    def test_inbound_caller_reached_on_the_mobile(self) -> None:
+        """Given an inbound call to 202 whose follow-me mobile answers via the trunk, then call_answered, extension "".
+
+        DESIGN §4 leaves this open: call_answered names "a leg answered by an extension" and call_unanswered
+        "no leg was answered", but here a trunk leg answered an inbound call. The call was answered (202's
+        CANCEL is "answered elsewhere", cause 26), so we emit call_answered; no extension answered, so
+        `extension` is "", and talk_duration runs from the trunk leg's DialEnd ANSWER.
+        """
+        emitted = self.script("PJSIP/trunk-00000001").run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), (ANSWERED, "")]
+        done = last(emitted, ANSWERED)
+        assert (done["direction"], done["dial_status"], done["talk_duration"]) == ("inbound", "ANSWER", "40")
+        assert (done["answered_extensions"], done["offered_extensions"]) == ("", "202")
+
+
+class TestTrunkFailover:
+    def test_second_trunk_answers_after_the_first_fails(self) -> None:
+        """Given an outbound route that tries trunk1 (CONGESTION) then trunk2 (answers), then trunk2 is reported.
+
+        §4: outbound call_answered means the trunk leg answered; its dial_status, trunk and talk_duration are
+        those of the leg that answered, not of the failed first try (both trunk legs make it outbound).
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="95551234")
+        first = pbx.channel("PJSIP/carrier1-00000002", a)
+        pbx.dial_begin(a, first, "5551234@carrier1")
+        pbx.wait(1)
+        pbx.dial("DialEnd", a, first, DialStatus="CONGESTION")
+        pbx.hangup(first, "34")
+        second = pbx.channel("PJSIP/carrier2-00000003", a)
+        pbx.dial_begin(a, second, "5551234@carrier2")
+        pbx.state(second, 5)
+        pbx.wait(4)
+        pbx.answer(a, second)
+        pbx.wait(60)
+        pbx.hangup(a)
+        pbx.hangup(second)
+        emitted = pbx.run()
+        assert names(emitted) == [(ANSWERED, "201")]
+        done = last(emitted, ANSWERED)
+        assert (done["dial_status"], done["trunk"], done["called_number"]) == ("ANSWER", "carrier2", "5551234")
+        assert (done["talk_duration"], done["duration"], done["hangup_by"]) == ("60", "65", "caller")

@@ -89,6 +89,11 @@ class Call:
     def first_trunk_leg(self) -> TrunkLeg | None:
         return next(iter(self.trunk_legs.values()), None)
 
+    def billed_trunk_leg(self) -> TrunkLeg | None:
+        """The first trunk leg that answered (after a failover, not the failed first try), else the first one."""
+        answered = (leg for leg in self.trunk_legs.values() if leg.answered_at is not None)
+        return next(answered, None) or self.first_trunk_leg()
+
     def next_seq(self) -> int:
         self.seq += 1
         return self.seq

@@ -90,9 +90,15 @@ def is_outbound(call: Call, caller: Channel | None) -> bool:
 
 
 def answer_time(call: Call, outbound: bool) -> float | None:
-    """The first DialEnd ANSWER of a leg (outbound: of the trunk leg)."""
-    trunk_answer = call.first_trunk_answer() if outbound else None
-    return trunk_answer if trunk_answer is not None else call.first_answer
+    """The first DialEnd ANSWER of an extension leg, else of a trunk leg (outbound: the trunk leg's first).
+
+    A trunk leg answering an inbound call (follow-me to a mobile, a DID forwarded out) answers the call:
+    a leg was answered, so it is not `call_unanswered` (DESIGN §4), and its CANCELs were "answered elsewhere".
+    """
+    first, second = (call.first_trunk_answer(), call.first_answer)
+    if not outbound:
+        first, second = second, first
+    return first if first is not None else second
 
 
 def completion_event(book: Book, call: Call, time: float, end: float) -> SystemEvent:
@@ -122,7 +128,7 @@ def rating(book: Book, call: Call, billable: float | None, outbound: bool) -> tu
     """(call_rating_duration, call_cost): the rater prices answered outbound calls, else whole seconds."""
     if billable is None:
         return "0", ""
-    trunk_leg = call.first_trunk_leg()
+    trunk_leg = call.billed_trunk_leg()
     if book.rater is not None and outbound and trunk_leg is not None:
         rated = book.rater.rate(trunk_leg.number, billable)
         if rated is not None:
@@ -133,11 +139,9 @@ def rating(book: Book, call: Call, billable: float | None, outbound: bool) -> tu
 def reported_leg(book: Book, call: Call, caller: Channel | None, outbound: bool) -> LegView:
     """The extension a completion event names, with that leg's status, cause and who hung up."""
     if outbound and caller is not None:
-        trunk_leg = call.first_trunk_leg()
-        status = trunk_leg.dial_status if trunk_leg is not None else ""
-        other = book.channels.get(trunk_leg.channel) if trunk_leg is not None else None
-        cause = other.hangup_cause if other is not None else ""
-        return LegView(caller.where.extension, status, cause, first_to_hang_up(caller, other))
+        return trunk_view(book, call, caller, caller.where.extension)
+    if not call.answered and call.first_trunk_answer() is not None:
+        return trunk_view(book, call, caller, "")
     extension = call.answered[0] if call.answered else next(iter(call.legs), "")
     leg = call.legs.get(extension)
     if leg is None:
@@ -147,6 +151,15 @@ def reported_leg(book: Book, call: Call, caller: Channel | None, outbound: bool)
     if leg.answered_at is not None:
         return LegView(extension, leg.dial_status, cause, first_to_hang_up(caller, other))
     return LegView(extension, leg.dial_status, cause, leg.hangup_by or first_to_hang_up(caller, other))
+
+
+def trunk_view(book: Book, call: Call, caller: Channel | None, extension: str) -> LegView:
+    """The trunk leg as the completion event reports it, under the extension it names."""
+    trunk_leg = call.billed_trunk_leg()
+    status = trunk_leg.dial_status if trunk_leg is not None else ""
+    other = book.channels.get(trunk_leg.channel) if trunk_leg is not None else None
+    cause = other.hangup_cause if other is not None else ""
+    return LegView(extension, status, cause, first_to_hang_up(caller, other))
 
 
 def first_to_hang_up(caller: Channel | None, callee: Channel | None) -> str:

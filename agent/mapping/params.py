@@ -57,11 +57,19 @@ def direction(call: Call, caller: Channel | None) -> str:
 
 
 def called_number(call: Call, caller: Channel | None) -> str:
-    """The dialed number; for outbound calls the number sent to the trunk."""
-    trunk_leg = call.first_trunk_leg()
+    """The dialed number; for outbound calls the number sent to the trunk (the one that answered, if any)."""
+    trunk_leg = call.billed_trunk_leg()
     if trunk_leg is not None and caller is not None and caller.kind is Kind.EXTENSION:
         return trunk_leg.number
     return call.called_number
+
+
+def trunk(call: Call, caller: Channel | None) -> str:
+    """The trunk of the call: the caller's for inbound calls; outbound, the one that answered (after failover)."""
+    trunk_leg = call.billed_trunk_leg()
+    if trunk_leg is not None and caller is not None and caller.kind is Kind.EXTENSION:
+        return trunk_leg.endpoint
+    return call.trunk
 
 
 def caller_values(call: Call, caller: Channel | None) -> tuple[str, str]:
@@ -102,7 +110,7 @@ def call_values(call: Call, caller: Channel | None, config: MappingConfig) -> di
         "tenant": tenant(call, caller, config),
         "offered_extensions": ",".join(call.legs),
         "answered_extensions": ",".join(call.answered),
-        "trunk": call.trunk,
+        "trunk": trunk(call, caller),
         "queue": call.queue,
         "reconciled": "1" if call.reconciled else "",
         "adopted": "1" if call.adopted else "",
