@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -29,6 +29,7 @@ from agent.mapping.rating import Rate, RateTable
 from agent.mapping.tracker import CallTracker
 from agent.metrics import Metrics
 from agent.pump import Pump
+from agent.records import Rate as StoredRate
 from agent.settings import EX_CONFIG, Settings, SettingsError
 from agent.store import Store
 from agent.webhooks.dispatcher import Dispatcher
@@ -48,7 +49,7 @@ def _iso(epoch: float | None) -> str | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
-def rate_table(rows: list[Any]) -> RateTable | None:
+def rate_table(rows: Iterable[StoredRate]) -> RateTable | None:
     """The tracker's rater from stored rates (decimal strings); None when there are none or they are invalid."""
     try:
         rates = [Rate(r.prefix, Decimal(r.price_per_minute), Decimal(r.connection_fee), r.minimum_s, r.increment_s,

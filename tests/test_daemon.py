@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote
@@ -17,10 +18,11 @@ import aiohttp
 from pydantic import SecretStr
 
 from agent.ami.simulator import AmiSimulator
-from agent.app import DATABASE_FILE, Agent
+from agent.app import DATABASE_FILE, Agent, rate_table
 from agent.mapping.catalog import EVENT_KEYS
 from agent.settings import AdminSettings, AmiSettings, Settings
-from agent.store import Store
+from agent.store import NewActivity, Store
+from agent.store import Rate as StoredRate
 from agent.webhooks.model import Action, Body, Parameter
 from tests.delivery_support import Received, fast_delivery, free_port, receiver
 
@@ -138,6 +140,33 @@ class TestAgent:
             states = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
         assert states.get("pending", 0) > 0
         assert set(states) <= {"pending", "expired"}
+
+
+class TestHousekeeping:
+    async def test_purge(self, tmp_path: Path) -> None:
+        """Given activity rows 40 days and 1 day old, when the agent purges (30-day retention), the new one stays."""
+        agent = Agent(settings_for(tmp_path, free_port()))
+        await agent.start(serve_api=False)
+        try:
+            now = time.time()
+            for age_days in (40, 1):
+                await agent.store.add_activity(NewActivity("a", 1, "call_answered", "c", 1, 200, "ok", 1.0,
+                                                           now - age_days * 86400))
+            await agent.purge()
+            items, _ = await agent.store.search_activity()
+            assert [round((now - a.date) / 86400) for a in items] == [1]
+        finally:
+            await agent.stop()
+
+    def test_rate_table(self) -> None:
+        """Given stored rates, when turned into the tracker's rater, then it prices; invalid rates give none."""
+        table = rate_table([StoredRate("44", "0.60", "0", 0, 60, "UK", 1)])
+        assert table is not None
+        rating = table.rate("+44 20 7946 0000", 61.0)
+        assert rating is not None
+        assert (rating.cost, rating.rated_seconds) == ("1.20", 120)
+        assert rate_table([StoredRate("44", "lots")]) is None
+        assert rate_table([]) is None
 
 
 class TestAdminWiring:
