@@ -16,7 +16,7 @@ def stored(agent: Agent, name: str) -> dict[str, object]:
 
 
 class TestActionEditor:
-    def test_form_body_and_auth_kinds(self, page: Page, agent: Agent) -> None:
+    def test_form_body_and_auth_kinds(self, page: Page, agent: Agent, shots) -> None:
         """Given a new action with an urlencoded body and an API key in the query, when it is saved, reloaded,
         switched to form-data with basic auth and a timeout, then the API holds each version and the form shows
         it back."""
@@ -58,3 +58,25 @@ class TestActionEditor:
         assert action["timeout_s"] == 4.5
         assert action["undefined_parameters"] == ["Site"]
         expect(page.get_by_role("button", name="Define parameter Site", exact=True)).to_be_visible()
+        shots(page, "1-form-data-basic")
+
+    def test_query_rows_follow_url(self, page: Page, agent: Agent) -> None:
+        """Given a URL with a query string, when rows are edited or removed, then the URL follows, and the saved
+        action keeps the base URL and the rows apart."""
+        sign_in(page, agent)
+        go(page, "Actions")
+        page.get_by_role("link", name="Add Action").click()
+        url = page.get_by_label("URL", exact=True)
+        url.fill("https://h.example.test/p?a=1&b=two%20words&flag")
+        expect(page.get_by_label("Query value 2", exact=True)).to_have_value("two words")
+        expect(page.get_by_label("Query key 3", exact=True)).to_have_value("flag")
+        page.get_by_role("button", name="Remove query row 1").click()
+        expect(url).to_have_value("https://h.example.test/p?b=two%20words&flag=")
+        page.get_by_label("Query value 1", exact=True).fill("x&y")
+        expect(url).to_have_value("https://h.example.test/p?b=x%26y&flag=")
+        page.get_by_label("Name", exact=True).fill("Query hook")
+        page.get_by_role("button", name="Save", exact=True).click()
+        flash(page, "Saved Query hook")
+        action = stored(agent, "Query hook")
+        assert action["url"] == "https://h.example.test/p"
+        assert action["query"] == [{"key": "b", "value": "x&y"}, {"key": "flag", "value": ""}]

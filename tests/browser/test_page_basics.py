@@ -26,7 +26,7 @@ def no_horizontal_scroll(page: Page) -> None:
 
 
 class TestSignIn:
-    def test_wrong_token_then_session(self, page: Page, agent: Agent, page_errors: PageErrors) -> None:
+    def test_wrong_token_then_session(self, page: Page, agent: Agent, page_errors: PageErrors, shots) -> None:
         """Given the page, when a wrong token is tried and then the right one, then the first is refused, the
         second is kept for the tab (a reload does not ask again), and Log out asks again."""
         page_errors.allow(r"status of 401")
@@ -34,6 +34,7 @@ class TestSignIn:
         page.get_by_label("Admin token").fill("not-the-token")
         page.get_by_role("button", name="Sign in").click()
         expect(page.locator("#login-error")).to_have_text("That token is not valid.")
+        shots(page, "1-refused")
         page.get_by_label("Admin token").fill(TOKEN)
         page.get_by_label("Admin token").press("Enter")
         expect(page.get_by_role("heading", name="Events", level=1)).to_be_visible()
@@ -45,7 +46,8 @@ class TestSignIn:
 
 
 class TestErrors:
-    def test_validation_details_beside_fields(self, page: Page, agent: Agent, page_errors: PageErrors) -> None:
+    def test_validation_details_beside_fields(self, page: Page, agent: Agent, page_errors: PageErrors,
+                                              shots) -> None:
         """Given the Add Action form, when it is saved with an empty name, a bad URL and a header without a key,
         then the API's 422 details show beside each field and the advanced options open to show theirs."""
         page_errors.allow(r"status of 422")
@@ -64,6 +66,7 @@ class TestErrors:
         expect(page.locator('[data-field="url"] .field-error')).to_contain_text("http://")
         expect(page.get_by_label("Headers key 1", exact=True)).to_have_attribute("aria-invalid", "true")
         expect(page.get_by_role("button", name="Hide Advanced Options")).to_be_visible()
+        shots(page, "1-errors")
         assert agent.api("GET", "/actions")["total"] == 0
 
 
@@ -96,7 +99,7 @@ class TestFailures:
 
 
 class TestActivityMonitor:
-    def test_paging(self, page: Page, agent: Agent, receiver: Receiver) -> None:
+    def test_paging(self, page: Page, agent: Agent, receiver: Receiver, shots) -> None:
         """Given 27 recorded tests, when the Activity Monitor pages through them, then page 1 holds 25 newest
         first and page 2 the other 2."""
         ident = stored_action(agent, "Paged hook", f"{receiver.url}/paged")
@@ -111,6 +114,7 @@ class TestActivityMonitor:
         expect(rows).to_have_count(2)
         expect(page.locator(".pager")).to_contain_text("Page 2 of 2")
         expect(page.get_by_role("button", name="Next ›")).to_be_disabled()
+        shots(page, "1-page-2")
         page.get_by_role("button", name="‹ Previous").click()
         expect(rows).to_have_count(25)
 
@@ -137,7 +141,7 @@ class TestLayout:
         no_horizontal_scroll(page)
         shots(page, "2-add-action")
 
-    def test_keyboard_only(self, page: Page, agent: Agent) -> None:
+    def test_keyboard_only(self, page: Page, agent: Agent, shots) -> None:
         """Given the signed-in page, when only the keyboard is used, then the main sections are reached with Tab
         and Enter, and the focused control shows a visible outline."""
         sign_in(page, agent)
@@ -148,6 +152,7 @@ class TestLayout:
         expect(page.get_by_role("link", name="Parameters")).to_be_focused()
         outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
         assert outline != "none"
+        shots(page, "1-focus")
         page.keyboard.press("Enter")
         expect(page.get_by_role("heading", name="Parameters", level=1)).to_be_visible()
         expect(page.get_by_role("heading", name="Parameters", level=1)).to_be_focused()
