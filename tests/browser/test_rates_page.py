@@ -66,7 +66,7 @@ class TestRatesPage:
         page.get_by_role("button", name="Import CSV").click()
         errors = page.locator(".form-errors")
         expect(errors).to_contain_text("nothing was imported")
-        expect(errors).to_contain_text("line 2")
+        expect(errors).to_contain_text("Line 2")
         page.get_by_label("Import a CSV file").set_input_files(good)
         page.get_by_role("button", name="Import CSV").click()
         flash(page, "Imported 2 rate(s)")

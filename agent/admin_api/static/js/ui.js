@@ -20,9 +20,19 @@ export function showErrors(form, error) {
   summary.scrollIntoView({ block: "nearest" });
 }
 
+const FIELD_NAMES = { url: "URL", timeout_s: "Timeout (seconds)", content_type: "content type", in: "add to" };
+
+/** "headers.0.key" -> "Headers row 1 key": a field path as a person would say it. */
+export function fieldName(path) {
+  const words = String(path).split(".").map((part) => (/^\d+$/.test(part) ? `row ${Number(part) + 1}`
+    : (FIELD_NAMES[part] || part.replace(/_/g, " "))));
+  const text = words.join(" ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 function describeDetail(detail) {
   if (typeof detail === "string") return detail;
-  const where = detail.field || (detail.line ? `line ${detail.line}` : "");
+  const where = detail.field ? fieldName(detail.field) : (detail.line ? `Line ${detail.line}` : "");
   const what = detail.message || detail.msg || JSON.stringify(detail);
   return where ? `${where}: ${what}` : what;
 }
