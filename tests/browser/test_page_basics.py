@@ -63,6 +63,7 @@ class TestErrors:
         name_field = page.locator('[data-field="name"]')
         expect(name_field.locator(".field-error")).to_have_text("the name cannot be empty")
         expect(name_field.get_by_role("textbox")).to_have_attribute("aria-invalid", "true")
+        expect(page.get_by_label("Name", exact=True)).to_have_accessible_description("the name cannot be empty")
         expect(page.locator('[data-field="url"] .field-error')).to_contain_text("http://")
         expect(page.get_by_label("Headers key 1", exact=True)).to_have_attribute("aria-invalid", "true")
         expect(page.get_by_role("button", name="Hide Advanced Options")).to_be_visible()

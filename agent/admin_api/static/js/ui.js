@@ -1,6 +1,6 @@
 // Shared page pieces: API error display next to forms, confirm and prompt dialogs, pager, flash messages.
 
-import { h, clear, field, button } from "./dom.js";
+import { h, clear, field, button, nextId } from "./dom.js";
 
 /** Show an ApiError (or any error) on a form: a summary box plus each detail next to its field. */
 export function showErrors(form, error) {
@@ -45,8 +45,12 @@ function placeDetail(form, detail) {
     if (target) {
       const isControl = target.matches("input,select,textarea");
       const control = isControl ? target : target.querySelector("input,select,textarea");
-      const message = h("p", { class: "field-error" }, detail.message || detail.msg || "");
-      if (control) control.setAttribute("aria-invalid", "true");
+      const message = h("p", { class: "field-error", id: nextId("err") }, detail.message || detail.msg || "");
+      if (control) {
+        control.setAttribute("aria-invalid", "true");
+        const described = (control.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+        control.setAttribute("aria-describedby", [...described, message.id].join(" "));
+      }
       if (isControl) target.after(message);
       else target.append(message);
       return;
@@ -55,7 +59,14 @@ function placeDetail(form, detail) {
 }
 
 export function clearErrors(form) {
-  for (const el of form.querySelectorAll(".field-error")) el.remove();
+  for (const el of form.querySelectorAll(".field-error")) {
+    for (const control of form.querySelectorAll(`[aria-describedby~="${el.id}"]`)) {
+      const rest = control.getAttribute("aria-describedby").split(" ").filter((id) => id && id !== el.id);
+      if (rest.length) control.setAttribute("aria-describedby", rest.join(" "));
+      else control.removeAttribute("aria-describedby");
+    }
+    el.remove();
+  }
   for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
   const summary = form.querySelector(".form-errors");
   if (summary) {
