@@ -625,3 +625,64 @@ class TestTrunkFailover:
         done = last(emitted, ANSWERED)
         assert (done["dial_status"], done["trunk"], done["called_number"]) == ("ANSWER", "carrier2", "5551234")
         assert (done["talk_duration"], done["duration"], done["hangup_by"]) == ("60", "65", "caller")
+
+
+class TestAnsweredElsewhere:
+    def test_cause_26_cancel_when_a_non_party_answers(self) -> None:
+        """Given a ring group 202 & reception (no party under TRUNK_PATTERN), when reception answers, no call_hangup.
+
+        §4: no call_hangup for a CANCEL because another leg answered (cause 26). That holds even when the
+        answering channel is no party of ours (an endpoint TRUNK_PATTERN leaves out): 202's channel ends with
+        cause 26 "Answered elsewhere". No extension or trunk leg answered, so the call completes unanswered.
+        """
+        pbx = Pbx(MappingConfig(trunk_pattern=re.compile(r"^carrier")))
+        a = pbx.channel("PJSIP/carrier-00000001", state=4, exten="+15557770100", context="from-trunk")
+        b = pbx.channel("PJSIP/202-00000002", a)
+        r = pbx.channel("PJSIP/reception-00000003", a)
+        pbx.dial_begin(a, b, "202")
+        pbx.dial_begin(a, r, "reception")
+        pbx.ringing(a, b)
+        pbx.ringing(a, r)
+        pbx.wait(4)
+        pbx.answer(a, r)
+        pbx.dial("DialEnd", a, b, DialStatus="CANCEL")
+        pbx.hangup(b, "26")
+        pbx.wait(30)
+        pbx.hangup(r)
+        pbx.hangup(a)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), (UNANSWERED, "202")]
+        assert last(emitted, UNANSWERED)["direction"] == "inbound"
+
+    def test_cause_26_hangup_before_a_missing_dialend(self) -> None:
+        """Given 202's channel hung up with cause 26 and its DialEnd never seen, then no call_hangup at completion.
+
+        A leg whose DialEnd never came ends unanswered at completion, unless its channel says another leg
+        answered (cause 26): then it is not a call_hangup (§4), whoever answered.
+        """
+        pbx = Pbx(MappingConfig(trunk_pattern=re.compile(r"^carrier")))
+        a = pbx.channel("PJSIP/carrier-00000001", state=4, exten="+15557770100", context="from-trunk")
+        b = pbx.channel("PJSIP/202-00000002", a)
+        pbx.dial_begin(a, b, "202")
+        pbx.ringing(a, b)
+        pbx.wait(4)
+        pbx.hangup(b, "26")
+        pbx.wait(30)
+        pbx.hangup(a)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), (UNANSWERED, "202")]
+
+
+class TestNoCall:
+    def test_sip_message_through_the_dialplan(self) -> None:
+        """Given a SIP MESSAGE routed by the dialplan on `Message/ast_msg_queue`, then no system event.
+
+        The message channel is Asterisk plumbing, not a party: were it taken for a trunk, every text message
+        would complete as an inbound call_unanswered (§3: inbound calls always complete with an event).
+        """
+        pbx = Pbx()
+        msg = pbx.channel("Message/ast_msg_queue", state=6, exten="202", context="messages")
+        pbx.app(msg, "MessageSend", "pjsip:202,201")
+        pbx.var(msg, "MESSAGE_SEND_STATUS", "SUCCESS")
+        pbx.hangup(msg)
+        assert pbx.run() == []

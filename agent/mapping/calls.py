@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 HANGUP_STATUSES = frozenset({"BUSY", "NOANSWER", "CONGESTION", "CHANUNAVAIL"})
 CALLEE_CAUSES = frozenset({"17", "21"})
+ANSWERED_ELSEWHERE = "26"  # the cause Dial and Queue give the losing legs when another leg answered
 
 
 @dataclass(slots=True)

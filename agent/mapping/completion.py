@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.mapping.book import Book
-from agent.mapping.calls import Call
+from agent.mapping.calls import ANSWERED_ELSEWHERE, Call, Leg
 from agent.mapping.catalog import CALL_ANSWERED, CALL_HANGUP, CALL_UNANSWERED, SystemEvent
 from agent.mapping.channels import Channel, Kind
 from agent.mapping.params import LegView, Outcome, round_half_up, round_up
@@ -12,6 +12,12 @@ from agent.mapping.params import LegView, Outcome, round_half_up, round_up
 def any_leg_answered(call: Call) -> bool:
     """An extension leg or a trunk leg answered (held CANCELs are then 'answered elsewhere')."""
     return call.first_answer is not None or call.first_trunk_answer() is not None
+
+
+def answered_elsewhere(book: Book, uniqueid: str) -> bool:
+    """The channel ended with cause 26: another leg answered, even one that is no party of ours (DESIGN §4)."""
+    channel = book.channels.get(uniqueid)
+    return channel is not None and ANSWERED_ELSEWHERE in (channel.request_cause, channel.hangup_cause)
 
 
 def is_complete(call: Call) -> bool:
@@ -45,7 +51,7 @@ def flush_held(book: Book, call: Call, time: float) -> list[SystemEvent]:
     events = []
     for extension in held:
         leg = call.legs[extension]
-        if leg.hangup_sent or leg.answered_at is not None:
+        if leg.hangup_sent or leg.answered_at is not None or answered_elsewhere(book, leg.channel):
             continue
         leg.hangup_sent = True
         leg.hangup_by = "caller"
@@ -68,14 +74,19 @@ def flush_unresolved(book: Book, call: Call, time: float) -> list[SystemEvent]:
     if any_leg_answered(call):
         return []
     events = []
-    for leg in call.legs.values():
-        if leg.hangup_sent or leg.answered_at is not None or leg.ended_at is not None or leg.forwarded:
-            continue
+    for leg in [leg for leg in call.legs.values() if never_ended(book, leg)]:
         leg.ended_at, leg.dial_status, leg.hangup_sent = time, call.dialstatus, True
         leg.hangup_cause = channel_cause(book, leg.channel)
         leg.hangup_by = first_to_hang_up(book.caller(call), book.channels.get(leg.channel))
         events.append(book.leg_event(call, CALL_HANGUP, leg, time, ended=True))
     return events
+
+
+def never_ended(book: Book, leg: Leg) -> bool:
+    """Offered, and neither answered, ended, forwarded nor cancelled because another leg answered."""
+    if leg.hangup_sent or leg.answered_at is not None or leg.ended_at is not None or leg.forwarded:
+        return False
+    return not answered_elsewhere(book, leg.channel)
 
 
 def completion_due(book: Book, call: Call) -> bool:

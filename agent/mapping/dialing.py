@@ -16,7 +16,7 @@ from agent.mapping.channels import (
     endpoint_kind,
     target_endpoint,
 )
-from agent.mapping.completion import any_leg_answered
+from agent.mapping.completion import answered_elsewhere, any_leg_answered
 from agent.mapping.lifecycle import parse_state, ring, touch
 
 
@@ -198,7 +198,7 @@ def cancel(book: Book, dial: Dial, leg: Leg) -> list[SystemEvent]:
     if dial.event.get("Forward"):
         leg.forwarded = True
         return []
-    if any_leg_answered(call) or leg.hangup_sent:
+    if any_leg_answered(call) or leg.hangup_sent or answered_elsewhere(book, dial.dest.uniqueid):
         return []
     caller = book.caller(call)
     if caller is not None and caller.hungup:
