@@ -9,9 +9,10 @@ from enum import Enum
 from agent.mapping.config import MappingConfig
 
 UNKNOWN = "<unknown>"
-# Technologies that are plumbing inside Asterisk, never a party of a call (Local is the common one).
+# Technologies that are plumbing inside Asterisk, never a party of a call (Local is the common one);
+# `Message/ast_msg_queue` runs the dialplan for SIP MESSAGE texts, which are no calls.
 INTERNAL_TECHS = frozenset(
-    {"local", "announcer", "cbann", "cbrec", "snoop", "recorder", "unicastrtp", "multicastrtp", "bridge"}
+    {"local", "announcer", "cbann", "cbrec", "snoop", "recorder", "unicastrtp", "multicastrtp", "bridge", "message"}
 )
 STATE_RINGING = 5
 STATE_UP = 6
