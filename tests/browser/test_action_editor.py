@@ -80,3 +80,17 @@ class TestActionEditor:
         action = stored(agent, "Query hook")
         assert action["url"] == "https://h.example.test/p"
         assert action["query"] == [{"key": "b", "value": "x&y"}, {"key": "flag", "value": ""}]
+
+    def test_raw_json_warning(self, page: Page, agent: Agent) -> None:
+        """Given a raw JSON body, when it is not JSON (tags counted as values), then a warning says so, and it
+        goes away once the body is fixed, bare tags included."""
+        sign_in(page, agent)
+        go(page, "Actions")
+        page.get_by_role("link", name="Add Action").click()
+        page.get_by_label("Type", exact=True).select_option("raw")
+        page.get_by_label("Raw body").fill('{"call": "{{call_id}}", "duration": }')
+        warning = page.locator(".field-warning")
+        expect(warning).to_contain_text("Not valid JSON")
+        page.get_by_label("Raw body").fill('{"call": "{{call_id}}", "duration": {{duration}}}')
+        expect(warning).to_be_hidden()
+        expect(page).to_have_title("Action › Add · Event Manager")

@@ -8,6 +8,17 @@ const TYPES = [["none", "none"], ["form-data", "form-data"], ["x-www-form-urlenc
 const CONTENT_TYPES = ["application/json", "text/plain", "application/xml", "text/xml", "text/html",
   "application/javascript"];
 
+/** Why `text` is not JSON once each {{tag}} stands for a value; "" when it is (or is empty). */
+export function jsonProblem(text) {
+  if (!text.trim()) return "";
+  try {
+    JSON.parse(text.replace(/\{\{[A-Za-z0-9_\-/.]+\}\}/g, "0"));
+    return "";
+  } catch (error) {
+    return error.message;
+  }
+}
+
 export function bodyEditor(body) {
   const type = select(TYPES, body.type || "none", { name: "body_type" });
   const fields = kvEditor("Body fields", body.fields || [], { fieldName: "body.fields" });
@@ -22,12 +33,22 @@ export function bodyEditor(body) {
     h("datalist", { id: listId }, CONTENT_TYPES.map((value) => h("option", { value }))),
     field("Raw body", raw, { fieldName: "body.raw",
       hint: "Sent as typed, with {{tag}} replaced (JSON-escaped inside a JSON body)." }));
+  const jsonNote = h("p", { class: "field-warning", "aria-live": "polite", hidden: true });
+  raw.after(jsonNote);
+  const checkJson = () => {
+    const problem = contentType.value.includes("json") ? jsonProblem(raw.value) : "";
+    jsonNote.textContent = problem ? `Not valid JSON (tags counted as values): ${problem}` : "";
+    jsonNote.hidden = !problem;
+  };
+  raw.addEventListener("input", checkJson);
+  contentType.addEventListener("input", checkJson);
   const show = () => {
     fieldsBox.hidden = !["form-data", "x-www-form-urlencoded"].includes(type.value);
     rawBox.hidden = type.value !== "raw";
   };
   type.addEventListener("change", show);
   show();
+  checkJson();
   const el = h("fieldset", { class: "group" }, h("legend", {}, "Body"),
     field("Type", type, { fieldName: "body.type" }), fieldsBox, rawBox);
   const get = () => {

@@ -166,7 +166,9 @@ export async function renderActivity(root, { api, isCurrent }) {
     h("p", { class: "muted" }, "Every delivery attempt and test, newest first. Failed attempts are marked."),
     form, results);
   await load();
-  const timer = setInterval(() => { if (document.activeElement !== search) load().catch(() => {}); }, 5000);
+  const timer = setInterval(() => {
+    if (document.visibilityState !== "hidden" && document.activeElement !== search) load().catch(() => {});
+  }, 5000);
   return () => {
     clearInterval(timer);
     clearTimeout(debounce);

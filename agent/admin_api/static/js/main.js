@@ -59,6 +59,7 @@ async function route() {
     if (mine === routeToken) {
       main.removeAttribute("aria-busy");
       const title = main.querySelector("h1");
+      document.title = title ? `${title.textContent} · Event Manager` : "Event Manager";
       if (title) title.focus({ preventScroll: true });
     }
   }

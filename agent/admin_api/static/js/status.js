@@ -31,6 +31,10 @@ function setText(el, text) {
 export function startStatus(line, api) {
   let timer = null;
   const tick = async () => {
+    if (document.visibilityState === "hidden") {
+      timer = setTimeout(tick, INTERVAL_MS);
+      return;
+    }
     try {
       paint(line, summarize(await api.get("/status")));
     } catch {
