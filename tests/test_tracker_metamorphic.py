@@ -225,3 +225,33 @@ class TestNoTimestamp:
         emitted = run(events, fixture_config(trace))
         first = next(uniqueid_epoch(event.get("Uniqueid")) for event in events if event.get("Uniqueid"))
         assert {event.params["unix_time"] for event in emitted} <= {str(int(first or 0))}
+
+
+def swapped_hangups(events: list[AmiEvent]) -> list[AmiEvent]:
+    """Each pair of consecutive Hangups of different channels in the other order (ami-notes quirk 9)."""
+    out = list(events)
+    for index in range(len(out) - 1):
+        first, second = out[index], out[index + 1]
+        if first.name == second.name == "Hangup" and first.get("Uniqueid") != second.get("Uniqueid"):
+            out[index], out[index + 1] = second, first
+    return out
+
+
+class TestCrossChannelOrder:
+    @params
+    def test_hangups_of_two_channels_in_either_order(self, trace: Path) -> None:
+        """Given consecutive Hangups of two channels swapped, then the same (event, extension, call_id) sequence."""
+        events = swapped_hangups(read_events(trace))
+        assert sequence(run(events, fixture_config(trace))) == sequence(solo(trace))
+
+    @params
+    def test_callee_hangup_before_its_dialend(self, trace: Path) -> None:
+        """Given each callee Hangup moved before the DialEnd to it, then the same events with the same dial_status."""
+        events = read_events(trace)
+        for index in range(len(events) - 1):
+            end, gone = events[index], events[index + 1]
+            if end.name == "DialEnd" and gone.name == "Hangup" and gone.get("Uniqueid") == end.get("DestUniqueid"):
+                events[index], events[index + 1] = gone, end
+        emitted = run(events, fixture_config(trace))
+        assert sequence(emitted) == sequence(solo(trace))
+        assert [item.params["dial_status"] for item in emitted] == [item.params["dial_status"] for item in solo(trace)]
