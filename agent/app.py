@@ -249,14 +249,22 @@ async def serve(settings: Settings) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
+        return await _serve(agent, stop)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+async def _serve(agent: Agent, stop: asyncio.Event) -> int:
+    try:
         await agent.start()
     except OSError as exc:
         log.error("cannot start: %s", exc)  # noqa: TRY400 (the reason is the message; no traceback wanted)
         await agent.stop()
         return 1
-    log.info("event-agent running (state in %s)", settings.state_dir)
+    log.info("event-agent running (state in %s)", agent.settings.state_dir)
     await stop.wait()
-    log.info("stopping: draining for up to %g s", settings.delivery.drain_grace_period)
+    log.info("stopping: draining for up to %g s", agent.settings.delivery.drain_grace_period)
     await agent.stop()
     return 0
 

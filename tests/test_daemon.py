@@ -18,7 +18,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from agent.ami.simulator import AmiSimulator
-from agent.app import DATABASE_FILE, Agent, rate_table
+from agent.app import DATABASE_FILE, Agent, rate_table, serve
 from agent.mapping.catalog import EVENT_KEYS
 from agent.settings import AdminSettings, AmiSettings, Settings
 from agent.store import NewActivity, Store
@@ -167,6 +167,25 @@ class TestHousekeeping:
         assert (rating.cost, rating.rated_seconds) == ("1.20", 120)
         assert rate_table([StoredRate("44", "lots")]) is None
         assert rate_table([]) is None
+
+
+class TestServe:
+    async def test_port_taken(self, tmp_path: Path) -> None:
+        """Given the admin port already taken, when the daemon starts, then it stops cleanly with status 1."""
+        async with receiver() as taken:
+            settings = settings_for(tmp_path, free_port())
+            settings = settings.model_copy(update={"admin": AdminSettings(port=taken.port, token=SecretStr(TOKEN))})
+            assert await serve(settings) == 1
+
+    async def test_sigterm(self, tmp_path: Path) -> None:
+        """Given a running daemon, when it gets SIGTERM, then it drains and returns 0."""
+        task = asyncio.create_task(serve(settings_for(tmp_path, free_port())))
+        for _ in range(400):
+            if (tmp_path / DATABASE_FILE).exists():
+                break
+            await asyncio.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert await task == 0
 
 
 class TestAdminWiring:
