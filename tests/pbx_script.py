@@ -74,10 +74,10 @@ class Pbx:
         full = {"Event": name, "Privilege": "call,all", "Timestamp": f"{self.now:.6f}", **headers}
         self.events.append(AmiEvent(headers=MappingProxyType(full), received_at=self.now))
 
-    def channel(self, name: str, linked: Chan | None = None, state: int = 0, **values: str) -> Chan:
-        """Newchannel: a new Uniqueid; Linkedid is the creator's (`linked`), else its own."""
+    def channel(self, name: str, linked: Chan | None = None, state: int = 0, uid: str = "", **values: str) -> Chan:
+        """Newchannel: a new Uniqueid (or `uid`: an Originate ChannelId); Linkedid the creator's, else its own."""
         self.seq += 1
-        uniqueid = f"{int(T0)}.{self.seq}"
+        uniqueid = uid or f"{int(T0)}.{self.seq}"
         number = name.split("/", 1)[-1].rsplit("-", 1)[0]
         chan = Chan(name, uniqueid, linked.linkedid if linked else uniqueid, state, number, f"Phone {number}")
         for key, value in values.items():

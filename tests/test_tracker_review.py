@@ -686,3 +686,27 @@ class TestNoCall:
         pbx.var(msg, "MESSAGE_SEND_STATUS", "SUCCESS")
         pbx.hangup(msg)
         assert pbx.run() == []
+
+
+class TestLinkedidReuse:
+    def test_originate_reusing_its_channel_id(self) -> None:
+        """Given two calls an hour apart whose Originate set the same ChannelId, then their event_ids all differ.
+
+        call_id is the Linkedid (§3), so both calls carry `crm-42`; event_id must stay unique per system event
+        (§4, an idempotency key), or a receiver would drop the second call's events as duplicates.
+        """
+        pbx = Pbx()
+        for _ in range(2):
+            a = pbx.channel("PJSIP/201-00000001", state=4, uid="crm-42", exten="202")
+            b = pbx.channel("PJSIP/202-00000002", a)
+            pbx.dial_begin(a, b, "202")
+            pbx.ringing(a, b)
+            pbx.answer(a, b)
+            pbx.wait(60)
+            pbx.hangup(a)
+            pbx.hangup(b)
+            pbx.wait(3600)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), (ANSWERED, "202")] * 2
+        assert {item.call_id for item in emitted} == {"crm-42"}
+        assert len({item.event_id for item in emitted}) == len(emitted)

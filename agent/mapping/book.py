@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
@@ -11,9 +12,13 @@ from agent.mapping.catalog import SystemEvent
 from agent.mapping.channels import Channel, Kind
 from agent.mapping.config import MappingConfig, Rater
 
+# How many completed call ids are remembered, so that a Linkedid seen again (an Originate reusing its
+# ChannelId, a straggler after a stuck call expired) gets event_ids of its own.
+FINISHED_MEMORY = 10_000
+
 
 class Book:
-    """Channels by Uniqueid and calls by Linkedid; everything of a completed call is forgotten."""
+    """Channels by Uniqueid and calls by Linkedid; everything of a completed call is forgotten but its id."""
 
     def __init__(self, config: MappingConfig) -> None:
         self.config = config
@@ -23,12 +28,13 @@ class Book:
         self.rater: Rater | None = None
         self.hangups = 0
         self.lost_at: float | None = None
+        self.finished: OrderedDict[str, int] = OrderedDict()
 
     def call_for(self, call_id: str, time: float) -> Call:
         """The call of this Linkedid, created on first sight."""
         call = self.calls.get(call_id)
         if call is None:
-            call = Call(call_id=call_id, created=time, last_time=time)
+            call = Call(call_id=call_id, created=time, last_time=time, generation=self.finished.get(call_id, 0))
             self.calls[call_id] = call
         return call
 
@@ -65,6 +71,10 @@ class Book:
         for uniqueid in call.channels:
             self.channels.pop(uniqueid, None)
         self.calls.pop(call.call_id, None)
+        self.finished[call.call_id] = call.generation + 1
+        self.finished.move_to_end(call.call_id)
+        if len(self.finished) > FINISHED_MEMORY:
+            self.finished.popitem(last=False)
 
     def leg_event(self, call: Call, name: str, leg: Leg, time: float, ended: bool = False) -> SystemEvent:
         """A per-leg system event (call_incoming, ringing, call_hangup)."""
@@ -79,5 +89,5 @@ class Book:
         values = params.assemble(
             name, params.call_values(call, caller, self.config), view, outcome, params.clock(time, self.zone)
         )
-        values["event_id"] = f"{call.call_id}:{name}:{view.extension}:{call.next_seq()}"
+        values["event_id"] = f"{call.key}:{name}:{view.extension}:{call.next_seq()}"
         return SystemEvent(name=name, call_id=call.call_id, params=MappingProxyType(values))

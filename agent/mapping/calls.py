@@ -74,6 +74,12 @@ class Call:
     adopted: bool = False
     reconciled: bool = False
     seq: int = 0
+    generation: int = 0
+
+    @property
+    def key(self) -> str:
+        """The call id, made unique when this Linkedid already completed a call before (`id#n`)."""
+        return f"{self.call_id}#{self.generation}" if self.generation else self.call_id
 
     @property
     def start(self) -> float:
