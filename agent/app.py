@@ -43,6 +43,7 @@ log = logging.getLogger("agent")
 DATABASE_FILE = "event-agent.db"
 QUEUE_SIZE = 100_000
 PURGE_EVERY = 3600.0
+FINISHED_OUTBOX_KEEP = 3600.0
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -168,10 +169,11 @@ class Agent:
         self.tracker.set_rater(rate_table(await self.store.list_rates()))
 
     async def purge(self) -> None:
-        """Forget activity rows and finished deliveries older than the retention period."""
-        before = self.clock() - self.settings.delivery.activity_retention_days * 86400.0
-        removed = await self.store.purge_activity(before)
-        await self.store.purge_outbox(before)
+        """Forget activity rows older than the retention period, and finished outbox rows after an hour
+        (their outcome is in the activity log; the rendered requests need not sit on disk)."""
+        now = self.clock()
+        removed = await self.store.purge_activity(now - self.settings.delivery.activity_retention_days * 86400.0)
+        await self.store.purge_outbox(now - FINISHED_OUTBOX_KEEP)
         if removed:
             log.info("purged %d activity rows older than %d days", removed,
                      self.settings.delivery.activity_retention_days)
