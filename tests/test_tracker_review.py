@@ -710,3 +710,89 @@ class TestLinkedidReuse:
         assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), (ANSWERED, "202")] * 2
         assert {item.call_id for item in emitted} == {"crm-42"}
         assert len({item.event_id for item in emitted}) == len(emitted)
+
+
+class TestQueueWithLocalMembers:
+    def test_member_retried_then_answers(self) -> None:
+        """Given a FreePBX queue (member Local/204@from-queue/n) whose first ring times out and the retry answers.
+
+        The caller is Up (Answer before Queue) but not answered (§4). The first attempt's inner DialEnd CANCEL
+        (app_queue hung up the Local half) is held and dropped when the retried leg answers (§4); the retry is
+        the same (call, extension) leg, so call_incoming and ringing come once; `queue` names the queue.
+        """
+        pbx = Pbx()
+        t = pbx.channel("PJSIP/trunk-00000001", state=4, exten="+15557770400", context="from-trunk")
+        pbx.app(t, "Answer", "")
+        pbx.state(t, 6)
+        pbx.emit("QueueCallerJoin", **t.block(), Queue="400", Position="1", Count="1")
+        members = []
+        for attempt in range(2):
+            one, two = pbx.local("204@from-queue", t)
+            pbx.emit("AgentCalled", **t.block(), **one.block("Dest"), Queue="400", Interface="Local/204@from-queue/n")
+            pbx.dial_begin(t, one, "204@from-queue/n")
+            member = pbx.channel(f"PJSIP/204-0000001{attempt}", t)
+            pbx.dial_begin(two, member, "204")
+            pbx.ringing(two, member)
+            members.append((one, two, member))
+            if attempt == 0:
+                pbx.wait(15)
+                pbx.dial("DialEnd", t, one, DialStatus="NOANSWER")
+                pbx.hangup(one, "16")
+                pbx.dial("DialEnd", two, member, DialStatus="CANCEL")
+                pbx.hangup(member, "0")
+                pbx.hangup(two, "16")
+                pbx.wait(5)
+        one, two, member = members[1]
+        pbx.wait(3)
+        pbx.answer(two, member)
+        pbx.answer(t, one)
+        pbx.wait(60)
+        for chan in (member, two, one, t):
+            pbx.hangup(chan)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "204"), ("ringing", "204"), (ANSWERED, "204")]
+        done = last(emitted, ANSWERED)
+        assert (done["queue"], done["direction"], done["talk_duration"]) == ("400", "inbound", "60")
+
+
+class TestConsultToExternal:
+    def test_attended_transfer_to_a_mobile(self) -> None:
+        """Given 202 answers an inbound call, consults a mobile over the trunk and completes the transfer.
+
+        The consult call has its own Linkedid, so it is its own (outbound) call with its own completion (§3).
+        The mobile's channel then shows the original Linkedid and moves there (it is no leg: no DialBegin in
+        that call offered it), keeping the original call open until it hangs up.
+        """
+        pbx = Pbx()
+        t = pbx.channel("PJSIP/trunk-00000001", state=4, exten="+15557770100", context="from-trunk")
+        b = pbx.channel("PJSIP/202-00000002", t)
+        pbx.dial_begin(t, b, "202")
+        pbx.ringing(t, b)
+        pbx.answer(t, b)
+        pbx.wait(10)
+        consult = pbx.channel("PJSIP/202-00000003", state=4, exten="95551234")
+        mobile = pbx.channel("PJSIP/trunk-00000004", consult)
+        pbx.dial_begin(consult, mobile, "5551234@trunk")
+        pbx.wait(5)
+        pbx.answer(consult, mobile)
+        pbx.wait(20)
+        pbx.emit("AttendedTransfer", Result="Success", DestType="Bridge", **b.block("OrigTransferer"),
+                 **consult.block("SecondTransferer"))  # fmt: skip
+        mobile.linkedid = t.linkedid
+        pbx.bridge("br-3", t, mobile)
+        pbx.hangup(consult)
+        pbx.hangup(b)
+        pbx.wait(100)
+        pbx.hangup(mobile)
+        pbx.hangup(t)
+        emitted = pbx.run()
+        assert [(item.name, item.params["extension"], item.call_id) for item in emitted] == [
+            ("call_incoming", "202", t.uniqueid),
+            ("ringing", "202", t.uniqueid),
+            (ANSWERED, "202", consult.uniqueid),
+            (ANSWERED, "202", t.uniqueid),
+        ]
+        outbound, inbound_call = emitted[2].params, emitted[3].params
+        assert (outbound["direction"], outbound["called_number"], outbound["talk_duration"]) == ("outbound", "5551234",
+                                                                                                  "20")  # fmt: skip
+        assert (inbound_call["direction"], inbound_call["duration"]) == ("inbound", "135")
