@@ -154,6 +154,17 @@ def rounds(first: list[AmiEvent], second: list[AmiEvent]) -> list[AmiEvent]:
     return [event for pair in zip_longest(first, second) for event in pair if event is not None]
 
 
+def random_merge(streams: list[list[AmiEvent]], rng: random.Random) -> list[AmiEvent]:
+    """All streams merged in a random interleaving that keeps each stream's own order."""
+    cursors = [0] * len(streams)
+    merged: list[AmiEvent] = []
+    while live := [n for n, stream in enumerate(streams) if cursors[n] < len(stream)]:
+        pick = rng.choice(live)
+        merged.append(streams[pick][cursors[pick]])
+        cursors[pick] += 1
+    return merged
+
+
 params = pytest.mark.parametrize("trace", GOLDEN, ids=lambda path: path.stem)
 
 
@@ -167,6 +178,21 @@ class TestInterleaving:
         merged = comparable(run(rounds(read_events(trace), second), fixture_config(trace)))
         want = by_call(comparable(solo(trace))) | by_call(comparable(solo(other), rename))
         assert by_call(merged) == want
+
+    @pytest.mark.parametrize("seed", range(3))
+    def test_all_traces_at_once(self, seed: int) -> None:
+        """Given every trace of one setting merged at random (each keeps its order), then each call as if alone."""
+        configs: list[MappingConfig] = []
+        for config in map(fixture_config, GOLDEN):
+            configs += [] if config in configs else [config]
+        for config in configs:
+            traces = [trace for trace in GOLDEN if fixture_config(trace) == config]
+            streams = [[renamed_event(e, prefixed(f"s{n}-")) for e in read_events(t)] for n, t in enumerate(traces)]
+            merged = comparable(run(random_merge(streams, random.Random(seed)), config))
+            want: dict[str, Emitted] = {}
+            for n, trace in enumerate(traces):
+                want |= by_call(comparable(solo(trace), prefixed(f"s{n}-")))
+            assert by_call(merged) == want
 
     def test_partner_is_another_trace_with_the_same_settings(self) -> None:
         """Given the golden traces, when paired, then each pair holds two different traces of equal settings."""
