@@ -147,6 +147,42 @@ class TestLocalRingGroup:
         assert (done["offered_extensions"], done["answered_extensions"]) == ("202,203", "203")
         assert (done["called_number"], done["direction"], done["talk_duration"]) == ("600", "internal", "10")
 
+    def test_caller_gives_up_before_the_members_dialends(self) -> None:
+        """Given a Local ring group 202&203, when the caller hangs up and only then the inner CANCELs arrive.
+
+        Order across channels is not guaranteed (ami-notes §1.5, quirk 9): the inner DialEnd CANCELs can come
+        after the caller's Hangup. The caller has hung up, so each is call_hangup hangup_by caller at once
+        (§4), and the call completes unanswered when the last member channel is gone.
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="600")
+        pairs = [pbx.local(f"{ext}@from-internal", a) for ext in ("202", "203")]
+        members = []
+        for (one, two), ext in zip(pairs, ("202", "203"), strict=True):
+            pbx.dial_begin(a, one, f"{ext}@from-internal/n")
+            member = pbx.channel(f"PJSIP/{ext}-0000000{ext[-1]}", a)
+            pbx.dial_begin(two, member, ext)
+            pbx.ringing(two, member)
+            members.append(member)
+        pbx.wait(6)
+        pbx.request(a, "127")
+        for one, _ in pairs:
+            pbx.dial("DialEnd", a, one, DialStatus="CANCEL")
+        pbx.var(a, "DIALSTATUS", "CANCEL")
+        pbx.hangup(a, "127")
+        for (one, two), member in zip(pairs, members, strict=True):
+            pbx.hangup(one, "127")
+            pbx.dial("DialEnd", two, member, DialStatus="CANCEL")
+            pbx.hangup(member, "127")
+            pbx.hangup(two, "127")
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), ("call_incoming", "203"),
+                                  ("ringing", "203"), ("call_hangup", "202"), ("call_hangup", "203"),
+                                  (UNANSWERED, "202")]  # fmt: skip
+        assert {(item.params["dial_status"], item.params["hangup_by"]) for item in emitted[4:6]} == {
+            ("CANCEL", "caller")
+        }
+
 
 class TestVoicemailAfterNoAnswer:
     def test_caller_up_in_voicemail_is_not_an_answer(self) -> None:
