@@ -236,6 +236,12 @@ class TestDuplicates:
         events = [item for event in read_events(trace) for item in [event] * (2 if event.name in twice else 1)]
         assert comparable(run(events, fixture_config(trace))) == comparable(solo(trace))
 
+    @params
+    def test_every_event_twice(self, trace: Path) -> None:
+        """Given every event of the trace sent twice in a row, then the output is identical (DESIGN §3)."""
+        events = [item for event in read_events(trace) for item in (event, event)]
+        assert comparable(run(events, fixture_config(trace))) == comparable(solo(trace))
+
 
 class TestNoTimestamp:
     @params
