@@ -101,6 +101,31 @@ class TestMultiContactEndpoint:
         done = last(emitted, ANSWERED)
         assert (done["dial_status"], done["hangup_by"], done["hangup_cause"]) == ("ANSWER", "callee", "16")
 
+    def test_late_copy_of_a_dialbegin(self) -> None:
+        """Given the desk's DialBegin arriving again after its DialEnd, then the leg still ends with the softphone.
+
+        Duplicate events change nothing (§3), even when the copy is not adjacent to the original.
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
+        desk = pbx.channel("PJSIP/202-00000002", a)
+        soft = pbx.channel("PJSIP/202-00000003", a)
+        pbx.dial_begin(a, desk, "202")
+        pbx.dial_begin(a, soft, "202")
+        pbx.request(desk, "17", "486")
+        pbx.dial("DialEnd", a, desk, DialStatus="BUSY")
+        pbx.events.append(
+            next(e for e in pbx.events if e.name == "DialBegin" and e.get("DestUniqueid") == desk.uniqueid)
+        )
+        pbx.hangup(desk, "17")
+        pbx.wait(20)
+        pbx.dial("DialEnd", a, soft, DialStatus="NOANSWER")
+        pbx.hangup(soft, "0")
+        pbx.hangup(a)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("call_hangup", "202"), (UNANSWERED, "202")]
+        assert last(emitted, "call_hangup")["dial_status"] == "NOANSWER"
+
 
 class TestLocalRingGroup:
     def test_freepbx_ring_group_through_local_n(self) -> None:

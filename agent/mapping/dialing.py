@@ -113,6 +113,8 @@ def offer_extension(book: Book, call: Call, dest: Channel, time: float) -> list[
     if leg is None:
         leg = call.legs[extension] = Leg(extension, dest.uniqueid, time)
         events.append(book.leg_event(call, CALL_INCOMING, leg, time))
+    elif dest.dialend_status:
+        return events  # a late copy of the DialBegin of a channel whose DialEnd came already
     elif leg.answered_at is None and leg.channel != dest.uniqueid:
         leg.channel, leg.ended_at, leg.dial_status = dest.uniqueid, None, ""
     leg.dialing.add(dest.uniqueid)
