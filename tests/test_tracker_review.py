@@ -9,11 +9,13 @@ chan_sip/IAX2 names and dial strings, digit-named trunks, follow-me to a mobile,
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from types import MappingProxyType
 
 from agent.mapping.channels import dialed_number, target_endpoint
 from agent.mapping.config import MappingConfig
-from tests.pbx_script import Pbx, last, names
+from agent.mapping.tracker import CallTracker
+from tests.pbx_script import Chan, Pbx, last, names
 
 UNANSWERED = "call_unanswered"
 ANSWERED = "call_answered"
@@ -857,3 +859,34 @@ class TestConsultToExternal:
         assert (outbound["direction"], outbound["called_number"], outbound["talk_duration"]) == ("outbound", "5551234",
                                                                                                   "20")  # fmt: skip
         assert (inbound_call["direction"], inbound_call["duration"]) == ("inbound", "135")
+
+
+class TestAdoptedMultiContact:
+    def test_second_contact_answers_after_resync(self) -> None:
+        """Given a resync while 203's two contacts ring for 205, when the second contact answers, then answered.
+
+        Adopted legs are rebuilt from their AppDial channels (§3) and then follow the normal rules: every
+        AppDial channel of 203 belongs to the leg, so the DialEnd ANSWER of either one answers it.
+        """
+        sample = (Path(__file__).parent / "fixtures" / "coreshowchannels_response_sample.txt").read_text("utf-8")
+        blocks = [block for block in sample.replace("\r\n", "\n").split("\n\n") if "Event: CoreShowChannel" in block]
+        frames = [dict(line.split(": ", 1) for line in block.splitlines() if ": " in line) for block in blocks]
+        caller = next(frame for frame in frames if frame["Channel"].startswith("PJSIP/205"))
+        desk = next(frame for frame in frames if frame["Channel"].startswith("PJSIP/203"))
+        soft = {**desk, "Channel": "PJSIP/203-00000006", "Uniqueid": "1795873197.6"}
+        tracker = CallTracker(MappingConfig())
+        at = 1795873198.0
+        assert tracker.resync([caller, desk, soft], at) == []
+        pbx = Pbx(now=at)
+        a, d, s = (
+            Chan(f["Channel"], f["Uniqueid"], f["Linkedid"], int(f["ChannelState"])) for f in (caller, desk, soft)
+        )
+        pbx.answer(a, s)
+        pbx.dial("DialEnd", a, d, DialStatus="CANCEL")
+        pbx.hangup(d, "26")
+        pbx.wait(10)
+        pbx.hangup(a)
+        pbx.hangup(s)
+        emitted = [item for event in pbx.events for item in tracker.feed(event)]
+        assert names(emitted) == [(ANSWERED, "203")]
+        assert (emitted[0].params["adopted"], emitted[0].params["talk_duration"]) == ("1", "10")

@@ -130,12 +130,19 @@ def rebuild_leg(book: Book, call: Call, channel: Channel, number: str, at: float
         call.trunk_legs.setdefault(channel.uniqueid, leg)
         call.trunk = call.trunk or channel.where.endpoint
         return
-    if channel.kind is not Kind.EXTENSION or channel.where.extension in call.legs:
-        return
+    if channel.kind is Kind.EXTENSION:
+        rebuild_extension_leg(call, channel, answered_at)
+
+
+def rebuild_extension_leg(call: Call, channel: Channel, answered_at: float | None) -> None:
+    """Every AppDial channel of the extension belongs to its leg (one per contact of a multi-contact endpoint)."""
     extension = channel.where.extension
-    call.legs[extension] = Leg(extension, channel.uniqueid, channel.created, ringing=channel.state == STATE_RINGING)
+    leg = call.legs.setdefault(extension, Leg(extension, channel.uniqueid, channel.created))
+    leg.ringing = leg.ringing or channel.state == STATE_RINGING
     call.leg_by_channel[channel.uniqueid] = extension
-    if answered_at is not None:
-        call.legs[extension].answered_at = answered_at
+    if answered_at is None:
+        leg.dialing.add(channel.uniqueid)
+    elif leg.answered_at is None:
+        leg.channel, leg.answered_at = channel.uniqueid, answered_at
         call.answered.append(extension)
         call.first_answer = call.first_answer if call.first_answer is not None else answered_at
