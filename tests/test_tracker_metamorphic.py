@@ -227,6 +227,22 @@ class TestHeaders:
         events = [shuffled_on_the_wire(event, rng) for event in read_events(trace)]
         assert comparable(run(events, fixture_config(trace))) == comparable(solo(trace))
 
+    @params
+    def test_context_and_priority_names_do_not_matter(self, trace: Path) -> None:
+        """Given every Context renamed and every Priority shifted, then the output is identical (no dialplan names)."""
+
+        def rename(event: AmiEvent) -> AmiEvent:
+            headers = dict(event.headers)
+            for key, value in event.headers.items():
+                if key.endswith("Context") and value:
+                    headers[key] = f"ctx-{sum(map(ord, value)) % 997}-{value[::-1]}"
+                elif key.endswith("Priority") and value.isdigit():
+                    headers[key] = str(int(value) + 100)
+            return replace(event, headers=MappingProxyType(headers))
+
+        events = [rename(event) for event in read_events(trace)]
+        assert comparable(run(events, fixture_config(trace))) == comparable(solo(trace))
+
 
 class TestDuplicates:
     @params
