@@ -242,8 +242,18 @@ class Store:
 
     async def create_actions(self, actions: Iterable[Action]) -> list[Action]:
         """Store several actions in one transaction (all or none)."""
+        return await self.import_collection(actions, ())
+
+    async def import_collection(self, actions: Iterable[Action], parameters: Iterable[Parameter]) -> list[Action]:
+        """Store new custom parameters and actions in one transaction; returns the stored actions.
+
+        All or nothing: a Conflict on any parameter tag (taken, or a system one) or action name rolls back every
+        row, so no reader ever sees part of a Postman import.
+        """
         ids: list[int] = []
         async with self._write() as db:
+            for parameter in parameters:
+                await self._insert_parameter(db, parameter)
             for action in actions:
                 ids.append(await self._insert_action(db, action))
         return [await self.get_action(action_id) for action_id in ids]
@@ -312,15 +322,19 @@ class Store:
 
     async def create_parameter(self, parameter: Parameter) -> Parameter:
         """Conflict when the tag exists or is a system parameter."""
+        async with self._write() as db:
+            await self._insert_parameter(db, parameter)
+        return parameter
+
+    @staticmethod
+    async def _insert_parameter(db: aiosqlite.Connection, parameter: Parameter) -> None:
         if parameter.tag in ALL_PARAMETERS:
             raise Conflict(f"{parameter.tag!r} is a system parameter")
-        async with self._write() as db:
-            try:
-                await db.execute("INSERT INTO parameters (tag, value, secret) VALUES (?, ?, ?)",
-                                 (parameter.tag, parameter.value, int(parameter.secret)))
-            except sqlite3.IntegrityError as exc:
-                raise Conflict(f"parameter {parameter.tag!r} already exists") from exc
-        return parameter
+        try:
+            await db.execute("INSERT INTO parameters (tag, value, secret) VALUES (?, ?, ?)",
+                             (parameter.tag, parameter.value, int(parameter.secret)))
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"parameter {parameter.tag!r} already exists") from exc
 
     async def update_parameter(self, parameter: Parameter) -> Parameter:
         async with self._write() as db:

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from agent.admin_api.importer import import_actions
 from agent.store import Conflict, Store
 from agent.webhooks.model import Action, Parameter
 from tests.api_harness import Api, action_json, running_api
@@ -200,9 +199,9 @@ class TestImportWrite:
         try:
             await store.create_action(Action(name="x", method="GET", url="http://127.0.0.1/x"))
             with pytest.raises(Conflict):
-                await import_actions(store, [Action(name="y", method="GET", url="http://127.0.0.1/y"),
-                                             Action(name="x", method="GET", url="http://127.0.0.1/x")],
-                                     [Parameter("fresh", "1"), Parameter("fresh2", "2")])
+                await store.import_collection([Action(name="y", method="GET", url="http://127.0.0.1/y"),
+                                               Action(name="x", method="GET", url="http://127.0.0.1/x")],
+                                              [Parameter("fresh", "1"), Parameter("fresh2", "2")])
             assert await store.list_parameters() == []
             assert [action.name for action in await store.all_actions()] == ["x"]
         finally:

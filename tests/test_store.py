@@ -179,6 +179,36 @@ class TestParameters:
             await store.update_parameter(Parameter("nope", "x"))
 
 
+class TestImportCollection:
+    async def test_writes_both(self, store: Store) -> None:
+        """Given two parameters and two actions, when imported, then all four are stored and the actions returned."""
+        created = await store.import_collection([_action("a"), _action("b")], [Parameter("IP", "1"),
+                                                                              Parameter("KEY", "k", secret=True)])
+        assert [action.name for action in created] == ["a", "b"]
+        assert [action.name for action in await store.all_actions()] == ["a", "b"]
+        assert await store.list_parameters() == [Parameter("IP", "1"), Parameter("KEY", "k", True)]
+
+    async def test_last_action_conflict(self, store: Store) -> None:
+        """Given an action x, when an import whose last action is x is written, then Conflict and neither its
+        parameters nor its other actions are stored."""
+        await store.create_action(_action("x"))
+        with pytest.raises(Conflict):
+            await store.import_collection([_action("a"), _action("b"), _action("x")],
+                                          [Parameter("IP", "1"), Parameter("KEY", "k")])
+        assert [action.name for action in await store.all_actions()] == ["x"]
+        assert await store.list_parameters() == []
+
+    @pytest.mark.parametrize("tag", ["IP", "call_id"], ids=["custom", "system"])
+    async def test_parameter_conflict(self, store: Store, tag: str) -> None:
+        """Given a custom parameter IP, when an import creates IP (or a system tag) last, then Conflict and
+        nothing of the import is stored."""
+        await store.create_parameter(Parameter("IP", "keep"))
+        with pytest.raises(Conflict):
+            await store.import_collection([_action("a")], [Parameter("fresh", "1"), Parameter(tag, "2")])
+        assert await store.list_parameters() == [Parameter("IP", "keep")]
+        assert await store.all_actions() == []
+
+
 class TestRates:
     async def test_crud(self, store: Store) -> None:
         """Given rates, when created, updated, replaced and deleted, then each step reads back."""

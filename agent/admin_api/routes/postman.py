@@ -2,8 +2,8 @@
 
 Collection variables become custom parameters at import when no parameter (system or custom) has their tag
 yet; existing parameters are never overwritten, and variables that are not valid tags are left out. Send
-`"variables": false` to create none. The actions and the new parameters are written together: if anything fails,
-nothing stays written.
+`"variables": false` to create none. The actions and the new parameters are written in one store transaction
+(`Store.import_collection`): if anything fails, nothing is written.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.admin_api.errors import ApiError, Detail
-from agent.admin_api.importer import import_actions
 from agent.admin_api.payload import POSTMAN_LIMIT, parse_json, read_body, read_model
 from agent.admin_api.routes.actions import ActionView
 from agent.admin_api.routing import API_PREFIX, Route, deps
@@ -89,7 +88,7 @@ async def import_collection(request: web.Request) -> web.Response:
     found = await _preview(request, json.dumps(body.collection).encode("utf-8"))
     items = _selected(found, body)
     parameters = await _new_parameters(request, found, body)
-    created = await import_actions(api.store, [item.action for item in items if item.action], parameters)
+    created = await api.store.import_collection([item.action for item in items if item.action], parameters)
     api.on_config_change()
     view = await ActionView.load(api.store)
     return web.json_response({"created": [view.json(action) for action in created],
