@@ -20,7 +20,7 @@ class Leg:
     extension: str
     channel: str
     offered_at: float
-    dialing: set[str] = field(default_factory=set)
+    dialing: dict[str, None] = field(default_factory=dict)  # an ordered set, in DialBegin order
     ringing: bool = False
     answered_at: float | None = None
     ended_at: float | None = None
@@ -29,6 +29,11 @@ class Leg:
     hangup_cause: str = ""
     hangup_sent: bool = False
     forwarded: bool = False
+
+    @property
+    def live_channel(self) -> str:
+        """The channel the leg stands for now: the first contact still dialed, else the last one that ended."""
+        return next(iter(self.dialing), self.channel)
 
 
 @dataclass(slots=True)

@@ -75,6 +75,7 @@ def flush_unresolved(book: Book, call: Call, time: float) -> list[SystemEvent]:
         return []
     events = []
     for leg in [leg for leg in call.legs.values() if never_ended(book, leg)]:
+        leg.channel = leg.live_channel
         leg.ended_at, leg.dial_status, leg.hangup_sent = time, call.dialstatus, True
         leg.hangup_cause = channel_cause(book, leg.channel)
         leg.hangup_by = first_to_hang_up(book.caller(call), book.channels.get(leg.channel))
@@ -86,7 +87,7 @@ def never_ended(book: Book, leg: Leg) -> bool:
     """Offered, and neither answered, ended, forwarded nor cancelled because another leg answered."""
     if leg.hangup_sent or leg.answered_at is not None or leg.ended_at is not None or leg.forwarded:
         return False
-    return not answered_elsewhere(book, leg.channel)
+    return not answered_elsewhere(book, leg.live_channel)
 
 
 def completion_due(book: Book, call: Call) -> bool:

@@ -117,7 +117,7 @@ def offer_extension(book: Book, call: Call, dest: Channel, time: float) -> list[
         return events  # a late copy of the DialBegin of a channel whose DialEnd came already
     elif leg.answered_at is None and leg.channel != dest.uniqueid:
         leg.channel, leg.ended_at, leg.dial_status = dest.uniqueid, None, ""
-    leg.dialing.add(dest.uniqueid)
+    leg.dialing[dest.uniqueid] = None
     if dest.state == STATE_RINGING:
         events += ring(book, call, leg, time)
     return events
@@ -153,7 +153,7 @@ def dial_end(book: Book, event: AmiEvent) -> list[SystemEvent]:
 
 def end_channel(book: Book, dial: Dial, leg: Leg, status: str) -> list[SystemEvent]:
     """One channel of the leg ended; the leg ends with it unless another contact still rings or one answered."""
-    leg.dialing.discard(dial.dest.uniqueid)
+    leg.dialing.pop(dial.dest.uniqueid, None)
     if status != "ANSWER" and (leg.dialing or leg.answered_at is not None):
         return []
     leg.channel = dial.dest.uniqueid

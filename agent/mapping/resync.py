@@ -141,7 +141,7 @@ def rebuild_extension_leg(call: Call, channel: Channel, answered_at: float | Non
     leg.ringing = leg.ringing or channel.state == STATE_RINGING
     call.leg_by_channel[channel.uniqueid] = extension
     if answered_at is None:
-        leg.dialing.add(channel.uniqueid)
+        leg.dialing[channel.uniqueid] = None
     elif leg.answered_at is None:
         leg.channel, leg.answered_at = channel.uniqueid, answered_at
         call.answered.append(extension)
