@@ -225,3 +225,52 @@ class TestDryRun:
     async def test_missing(self, api: Api) -> None:
         """Given no action 3, when dry-run, then 404."""
         assert (await api.call("POST", "/api/v1/actions/3/dry-run"))[0] == 404
+
+
+class TestDryRunUnsaved:
+    async def test_rendered_not_saved(self, api: Api) -> None:
+        """Given a secret parameter and an action never saved, when dry-run with a value, then the request is
+        rendered with that value and the secret masked, and nothing is stored, logged or reloaded."""
+        await api.call("POST", "/api/v1/parameters", json={"tag": "API_Key", "value": "hunter2", "secret": True})
+        changes = len(api.changes)
+        status, body = await api.call("POST", "/api/v1/actions/dry-run",
+                                      json={"action": action_json(), "values": {"caller_id": "555"}})
+        assert status == 200, body
+        assert body["url"] == "http://127.0.0.1:9/hook?caller=555"
+        assert {"key": "X-Key", "value": "********"} in body["headers"]
+        assert "hunter2" not in json.dumps(body)
+        assert json.loads(body["body"])["call"] == f"{int(NOW.timestamp())}.1"
+        assert await api.store.all_actions() == []
+        assert (await api.store.search_activity())[1] == 0
+        assert len(api.changes) == changes
+
+    async def test_same_as_saved(self, api: Api) -> None:
+        """Given an action, when dry-run unsaved and dry-run after saving, then method, URL, headers and timeout
+        are the same (one rendering path)."""
+        _, unsaved = await api.call("POST", "/api/v1/actions/dry-run", json={"action": action_json(timeout_s=2.5)})
+        created = await _create(api, timeout_s=2.5)
+        _, saved = await api.call("POST", f"/api/v1/actions/{created['id']}/dry-run")
+        keys = ("method", "url", "headers", "timeout_s")
+        assert {key: unsaved[key] for key in keys} == {key: saved[key] for key in keys}
+
+    @pytest.mark.parametrize(
+        ("payload", "field"),
+        [({"action": action_json(auth={"type": "bearer"})}, "auth.token"),
+         ({"action": action_json(body={"type": "raw", "raw": 5})}, "body.raw"),
+         ({"action": action_json(url="ftp://x")}, "url"),
+         ({"action": action_json(), "values": {"caller_id": 5}}, "values.caller_id"),
+         ({"values": {}}, "action")],
+        ids=["bearer-token", "raw-body", "url", "values", "no-action"],
+    )
+    async def test_invalid(self, api: Api, payload: dict[str, Any], field: str) -> None:
+        """Given an invalid action or values, when dry-run, then 422 names the field as Save would (auth.token,
+        not pydantic's auth.bearer.token)."""
+        status, body = await api.call("POST", "/api/v1/actions/dry-run", json=payload)
+        assert status == 422, body
+        assert field in [detail["field"] for detail in body["details"]]
+        assert all(".bearer." not in detail["field"] for detail in body["details"])
+
+    async def test_malformed(self, api: Api) -> None:
+        """Given a body that is not JSON, when dry-run, then 400."""
+        assert (await api.call("POST", "/api/v1/actions/dry-run", data=b"{"))[0] == 400
+

@@ -57,3 +57,12 @@ class TestOpenApi:
         assert "security" not in update
         assert document["paths"]["/healthz"]["get"]["security"] == []
         assert document["security"] == [{"bearer": []}]
+
+    async def test_unsaved_dry_run(self, api: Api) -> None:
+        """Given the document, then the dry run of an unsaved action takes {action, values} and may answer 422."""
+        document = await _document(api)
+        operation = document["paths"]["/api/v1/actions/dry-run"]["post"]
+        assert operation["requestBody"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/UnsavedDryRun"}
+        assert {"200", "400", "401", "422"} <= set(operation["responses"])
+        assert document["components"]["schemas"]["UnsavedDryRun"]["required"] == ["action"]

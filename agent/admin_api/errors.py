@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from agent.records import Conflict, StoreError
+from agent.webhooks.schema import validation_details
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +35,6 @@ class ApiError(Exception):
 
 def error_response(status: int, message: str, details: Sequence[Detail] = ()) -> web.Response:
     return web.json_response({"error": message, "details": list(details)}, status=status)
-
-
-def validation_details(exc: ValidationError, prefix: str = "") -> list[Detail]:
-    """One `{"field", "message"}` per problem; `field` is the dotted path of the offending input."""
-    details: list[Detail] = []
-    for error in exc.errors(include_url=False, include_input=False):
-        parts = [str(part) for part in error["loc"]]
-        field = ".".join([prefix, *parts] if prefix else parts)
-        details.append({"field": field, "message": error["msg"].removeprefix("Value error, ")})
-    return details
 
 
 def invalid(field: str, message: str) -> ApiError:

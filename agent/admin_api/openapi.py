@@ -75,6 +75,8 @@ SCHEMAS: dict[str, Schema] = {
     "ParameterInput": _obj(["tag", "value"], tag=_STR, value=_STR, secret=_BOOL),
     "ParameterUpdate": _obj([], value=_STR, secret=_BOOL),
     "TestValues": _obj([], values={"type": "object", "additionalProperties": _STR}),
+    "UnsavedDryRun": _obj(["action"], action=_ref("ActionInput"),
+                          values={"type": "object", "additionalProperties": _STR}),
     "TestResult": _obj(["status", "message", "duration_ms", "event"], status=_INT, message=_STR,
                        duration_ms=_INT, event=_STR),
     "RenderedRequest": _obj(["method", "url", "headers", "body"], method=_STR, url=_STR, headers=_PAIRS,

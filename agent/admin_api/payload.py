@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from agent.admin_api.errors import ApiError, invalid, validation_details
+from agent.admin_api.errors import ApiError, invalid
+from agent.webhooks.schema import validation_details
 
 M = TypeVar("M", bound=BaseModel)
 MIB = 1024 * 1024

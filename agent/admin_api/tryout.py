@@ -1,7 +1,10 @@
-"""Trying an action out: Save & Test (send once now, record it) and dry run (render only).
+"""Trying an action out: Save & Test (send once now, record it) and dry runs (render only).
 
-Both use the sample values of agent/admin_api/samples.py, the custom parameters, and any `values` given in the
+All use the sample values of agent/admin_api/samples.py, the custom parameters, and any `values` given in the
 request body. A dry run shows secret custom parameters as `********`; Save & Test sends their real values.
+A dry run renders a stored action (by id) or an unsaved one given in the body (`{"action": {...}, "values":
+{...}}`, the page's Preview): both go through `_rendered`, and the unsaved action is validated as Save would,
+with the same field names (`auth.token`).
 """
 
 from __future__ import annotations
@@ -11,14 +14,19 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.admin_api.errors import ApiError, validation_details
-from agent.admin_api.payload import parse_json, read_body
+from agent.admin_api.errors import ApiError
+from agent.admin_api.payload import parse_json, read_body, read_model
 from agent.admin_api.routing import deps
 from agent.admin_api.samples import merged, sample_values
 from agent.records import NewActivity
+from agent.webhooks.model import Action
 from agent.webhooks.request import render
+from agent.webhooks.schema import action_from_json, validation_details
 
 MASK = "********"
+
+
+Values = dict[str, str]
 
 
 class TestValues(BaseModel):
@@ -26,10 +34,19 @@ class TestValues(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    values: dict[str, str] = Field(default_factory=dict, max_length=1000)
+    values: Values = Field(default_factory=dict, max_length=1000)
 
 
-async def _given(request: web.Request) -> dict[str, str]:
+class UnsavedDryRun(BaseModel):
+    """The body of a dry run of an unsaved action: the action as Save would take it, and optional values."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    action: dict[str, Any]
+    values: Values = Field(default_factory=dict, max_length=1000)
+
+
+async def _given(request: web.Request) -> Values:
     data = await read_body(request)
     if not data.strip():
         return {}
@@ -39,11 +56,15 @@ async def _given(request: web.Request) -> dict[str, str]:
         raise ApiError(422, "validation failed", validation_details(exc)) from None
 
 
-async def _values(request: web.Request, event: str, mask_secrets: bool) -> dict[str, str]:
+async def _values(request: web.Request, event: str, given: Values, mask_secrets: bool) -> Values:
     api = deps(request)
     samples = sample_values(api.clock(), api.settings.mapping.timezone, api.settings.mapping.tenant, event)
     custom = {p.tag: MASK if p.secret and mask_secrets else p.value for p in await api.store.list_parameters()}
-    return merged(samples, custom, await _given(request))
+    return merged(samples, custom, given)
+
+
+def _event(request: web.Request, action_id: int | str) -> str:
+    return f"test.{action_id}.{int(deps(request).clock().timestamp())}"
 
 
 async def test_action(request: web.Request, action_id: int) -> dict[str, Any]:
@@ -52,7 +73,7 @@ async def test_action(request: web.Request, action_id: int) -> dict[str, Any]:
     action = await api.store.get_action(action_id)
     now = api.clock()
     event = f"test.{action_id}.{int(now.timestamp())}"
-    result = await api.send_test(action, await _values(request, event, mask_secrets=False))
+    result = await api.send_test(action, await _values(request, event, await _given(request), mask_secrets=False))
     row = await api.store.add_activity(NewActivity(
         action=action.name, action_id=action_id, event=event, call_id="", attempt=1, status=result.status,
         message=result.message, duration_ms=result.duration_ms, date=now.timestamp(),
@@ -62,11 +83,23 @@ async def test_action(request: web.Request, action_id: int) -> dict[str, Any]:
 
 
 async def dry_run(request: web.Request, action_id: int) -> dict[str, Any]:
-    """The request the action would send now, without sending it."""
-    api = deps(request)
-    action = await api.store.get_action(action_id)
-    event = f"test.{action_id}.{int(api.clock().timestamp())}"
-    rendered = render(action, await _values(request, event, mask_secrets=True))
+    """The request the stored action would send now, without sending it."""
+    action = await deps(request).store.get_action(action_id)
+    return await _rendered(request, action, _event(request, action_id), await _given(request))
+
+
+async def dry_run_unsaved(request: web.Request) -> dict[str, Any]:
+    """The request an action given in the body would send now: nothing is saved, sent or logged."""
+    body = await read_model(request, UnsavedDryRun)
+    try:
+        action = action_from_json(body.action)
+    except ValidationError as exc:
+        raise ApiError(422, "validation failed", validation_details(exc)) from None
+    return await _rendered(request, action, _event(request, "preview"), body.values)
+
+
+async def _rendered(request: web.Request, action: Action, event: str, given: Values) -> dict[str, Any]:
+    rendered = render(action, await _values(request, event, given, mask_secrets=True))
     return {
         "method": rendered.method,
         "url": rendered.url,

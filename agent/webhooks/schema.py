@@ -285,7 +285,10 @@ def _field(loc: tuple[int | str, ...]) -> str:
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, str]]:
-    """`[{"field": "body.raw", "message": "..."}]`: dotted paths without pydantic's union tags."""
+    """`[{"field": "body.raw", "message": "..."}]`: dotted paths without pydantic's union tags.
+
+    The admin API reports every validation error (actions and the other request bodies) through this.
+    """
     details = []
     for error in exc.errors(include_url=False, include_input=False):
         message = error["msg"].removeprefix("Value error, ")

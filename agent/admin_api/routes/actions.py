@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from agent.admin_api.errors import ApiError
 from agent.admin_api.payload import paging, read_json
 from agent.admin_api.routing import API_PREFIX, PAGING, Param, Route, deps
-from agent.admin_api.tryout import dry_run, test_action
+from agent.admin_api.tryout import dry_run, dry_run_unsaved, test_action
 from agent.mapping.catalog import ALL_PARAMETERS
 from agent.store import Store
 from agent.webhooks.model import Action
@@ -119,6 +119,10 @@ async def dry_run_action(request: web.Request) -> web.Response:
     return web.json_response(await dry_run(request, action_id(request)))
 
 
+async def dry_run_unsaved_action(request: web.Request) -> web.Response:
+    return web.json_response(await dry_run_unsaved(request))
+
+
 _ID = Param("id", "action id", "integer", where="path")
 _ONE = f"{API_PREFIX}/actions/{{id}}"
 ROUTES = (
@@ -126,6 +130,9 @@ ROUTES = (
           "actions", response="ActionPage", params=PAGING, errors=(422,)),
     Route("POST", f"{API_PREFIX}/actions", create_action, "Create an action", "actions", request="ActionInput",
           response="Action", status=201, errors=(409,)),
+    Route("POST", f"{API_PREFIX}/actions/dry-run", dry_run_unsaved_action,
+          "Render an unsaved action with sample values, without saving or sending it (422 names fields as "
+          "Save does)", "actions", request="UnsavedDryRun", response="RenderedRequest"),
     Route("GET", _ONE, get_action, "Get one action with its undefined parameters", "actions", response="Action",
           params=(_ID,), errors=(404,)),
     Route("PUT", _ONE, update_action, "Replace an action", "actions", request="ActionInput", response="Action",
