@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import PageErrors
 from tests.browser.harness import Agent
 from tests.browser.steps import fill_row, flash, go, sign_in
 
@@ -94,3 +95,29 @@ class TestActionEditor:
         page.get_by_label("Raw body").fill('{"call": "{{call_id}}", "duration": {{duration}}}')
         expect(warning).to_be_hidden()
         expect(page).to_have_title("Action › Add · Event Manager")
+
+    def test_preview_unsaved(self, page: Page, agent: Agent, page_errors: PageErrors, shots) -> None:
+        """Given a new action never saved, when Preview is pressed, then the rendered request shows (secret
+        masked, sample values filled in) and nothing is saved; an API key without a name is named beside its field."""
+        page_errors.allow(r"status of 422")
+        agent.api("POST", "/parameters", {"tag": "Hook-Key", "value": "pv-s3cret", "secret": True})
+        sign_in(page, agent)
+        go(page, "Actions")
+        page.get_by_role("link", name="Add Action").click()
+        page.get_by_label("Name", exact=True).fill("Preview hook")
+        page.get_by_label("URL", exact=True).fill("https://hooks.example.test/pv?from={{caller_id}}")
+        page.get_by_label("Auth Type").select_option("api_key")
+        page.get_by_role("button", name="Preview", exact=True).click()
+        expect(page.locator('[data-field="auth.key"] .field-error')).to_contain_text("at least 1 character")
+        page.get_by_label("Auth Type").select_option("bearer")
+        page.get_by_label("Token", exact=True).fill("{{Hook-Key}}")
+        page.get_by_role("button", name="Preview", exact=True).click()
+        result = page.locator("#action-result")
+        expect(result).to_contain_text("GET https://hooks.example.test/pv?from=201")
+        expect(result).to_contain_text("Authorization: Bearer ********")
+        expect(page.locator(".form-errors")).to_be_hidden()
+        shots(page, "preview-unsaved")
+        assert "pv-s3cret" not in result.inner_text()
+        assert agent.api("GET", "/actions")["total"] == 0
+        assert page.url.endswith("#/actions/new")
+

@@ -67,7 +67,7 @@ class TestActionFlow:
         assert "site=hq" in sent.path_qs
         assert sent.json()["site"] == "hq"
 
-        page.get_by_role("button", name="Save & Preview").click()
+        page.get_by_role("button", name="Preview", exact=True).click()
         expect(result).to_contain_text("Dry run")
         expect(result).to_contain_text("Authorization: Bearer ********")
 

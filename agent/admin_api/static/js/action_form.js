@@ -1,5 +1,5 @@
 // Add / edit an action: general, query (in step with the URL), body, authorization, advanced options,
-// the undefined-parameter banner, Save, Save & Test and a dry-run preview.
+// the undefined-parameter banner, Save, Save & Test and Preview (a dry run of the unsaved form).
 
 import { h, field, select, button, nextId } from "./dom.js";
 import { getAll } from "./api.js";
@@ -136,8 +136,8 @@ export async function render(root, { api, params }) {
       `${result.message ?? ""}${result.duration_ms !== undefined ? `\n\n(${result.duration_ms} ms)` : ""}`);
   });
   const onPreview = guarded(async () => {
-    await save();
-    const rendered = await api.post(`/actions/${state.id}/dry-run`, {});
+    clearErrors(form);
+    const rendered = await api.post("/actions/dry-run", { action: collect() });
     showResult(panel, "Dry run: the request as it would be sent (not sent)", undefined, formatRendered(rendered));
   });
 
@@ -150,7 +150,7 @@ export async function render(root, { api, params }) {
   h("div", { class: "buttons" },
     button("Save", null, { kind: "primary", type: "submit" }),
     button("Save & Test", onTest),
-    button("Save & Preview", onPreview, { title: "Dry run: save, then show the rendered request without sending it" }),
+    button("Preview", onPreview, { title: "Dry run: show the rendered request without saving or sending it" }),
     h("a", { href: "#/actions", class: "btn btn-secondary" }, "Go back")));
   root.append(title, banner.el, form, panel);
   changed();
