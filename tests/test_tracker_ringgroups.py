@@ -19,6 +19,13 @@ from agent.mapping.catalog import SystemEvent
 from tests.pbx_script import Chan, Pbx
 
 EARLY = {"busy": ("BUSY", "17", "486"), "decline": ("NOANSWER", "21", "603")}
+QUIRKS = {
+    "caller_up": "the caller is answered (Answer(), an IVR or a queue) before the Dial",
+    "cancels_first": "the losers' CANCELs come before the winner's ANSWER (ring groups)",
+    "dialstate_only": "ringing shows only as DialState RINGING, no Newstate 5",
+    "twice": "every CANCEL is sent twice (app_queue)",
+    "callee_hangs_up": "the answering callee hangs up first",
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class Plan:
     winner: int | None  # index into contacts (never an early one)
     ending: str  # cancel | timeout, when nobody answers
     caller_early: bool  # on cancel, the caller's Hangup comes before its legs' CANCELs
+    quirks: frozenset[str] = frozenset()  # see QUIRKS
 
     def of(self, member: str) -> list[Contact]:
         return [contact for contact in self.contacts if contact.member == member]
@@ -54,8 +62,9 @@ def plans(draw: st.DrawFn) -> Plan:
     )
     can_answer = [n for n, contact in enumerate(contacts) if contact.fate not in EARLY]
     winner = draw(st.none() | st.sampled_from(can_answer)) if can_answer else None
+    quirks = frozenset(draw(st.sets(st.sampled_from(sorted(QUIRKS)))))
     return Plan(draw(st.booleans()), draw(st.booleans()), members, contacts, winner,
-                draw(st.sampled_from(["cancel", "timeout"])), draw(st.booleans()))  # fmt: skip
+                draw(st.sampled_from(["cancel", "timeout"])), draw(st.booleans()), quirks)  # fmt: skip
 
 
 class Script:
@@ -88,6 +97,9 @@ class Script:
 
     def offer(self) -> None:
         pbx, caller = self.pbx, self.caller
+        if "caller_up" in self.plan.quirks:
+            pbx.app(caller, "Answer", "")
+            pbx.state(caller, 6)
         for member in self.plan.members:
             self.dialer[member] = caller
             if self.plan.via_local:
@@ -100,7 +112,10 @@ class Script:
             pbx.dial_begin(self.dialer[contact.member], chan, contact.member)
             self.chans.append(chan)
         for contact, chan in zip(self.plan.contacts, self.chans, strict=True):
-            if contact.fate == "ring":
+            if contact.fate == "ring" and "dialstate_only" in self.plan.quirks:
+                chan.state = 5
+                pbx.dial("DialState", self.dialer[contact.member], chan, DialStatus="RINGING")
+            elif contact.fate == "ring":
                 pbx.ringing(self.dialer[contact.member], chan)
 
     def end(self, contact: Contact, chan: Chan, status: str, cause: str, sip: str = "") -> None:
@@ -109,7 +124,8 @@ class Script:
             self.pbx.request(chan, cause, sip)
         if contact.hangup_first:
             self.pbx.hangup(chan, cause)
-        self.pbx.dial("DialEnd", self.dialer[contact.member], chan, DialStatus=status)
+        for _ in range(2 if status == "CANCEL" and "twice" in self.plan.quirks else 1):
+            self.pbx.dial("DialEnd", self.dialer[contact.member], chan, DialStatus=status)
         if not contact.hangup_first:
             self.pbx.hangup(chan, cause)
 
@@ -119,14 +135,18 @@ class Script:
 
     def answered(self, winner: int) -> None:
         pbx, contact, chan = self.pbx, self.plan.contacts[winner], self.chans[winner]
+        first = "cancels_first" in self.plan.quirks
+        for loser, loser_chan in self.still_dialed() if first else []:
+            self.end(loser, loser_chan, "CANCEL", "26")
         pbx.answer(self.dialer[contact.member], chan)
         if self.plan.via_local:
             pbx.answer(self.caller, self.dialer[contact.member])
-        for loser, loser_chan in self.still_dialed():
+        for loser, loser_chan in [] if first else self.still_dialed():
             self.end(loser, loser_chan, "CANCEL", "26")
         pbx.wait(7)
-        pbx.hangup(chan)
-        pbx.hangup(self.caller)
+        ends = [chan, self.caller] if "callee_hangs_up" in self.plan.quirks else [self.caller, chan]
+        for party in ends:
+            pbx.hangup(party)
 
     def cancelled(self) -> None:
         self.pbx.request(self.caller, "127")
@@ -186,3 +206,9 @@ class TestGeneratedRingGroups:
         direction = "inbound" if plan.trunk_caller else "internal"
         assert {item.params["direction"] for item in emitted} == {direction}
         assert len({item.event_id for item in emitted}) == len(emitted)
+        final = emitted[-1].params
+        assert final["offered_extensions"] == ",".join(plan.members)
+        if plan.winner is not None:
+            who = "callee" if "callee_hangs_up" in plan.quirks else "caller"
+            winner = plan.contacts[plan.winner].member
+            assert (final["answered_extensions"], final["talk_duration"], final["hangup_by"]) == (winner, "7", who)
