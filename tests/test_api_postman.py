@@ -58,6 +58,23 @@ class TestPreview:
         assert variables["token"]["exists"] is False
         assert {item["status"] for item in body["items"]} >= {"skipped", "changed"}
 
+    async def test_notes_folders_secrets(self, api: Api) -> None:
+        """Given the checklist collection, when previewed, then the collection-level notes, each item's folder and
+        each variable's secret flag are in the response (and declared in the OpenAPI document)."""
+        status, body = await api.call("POST", "/api/v1/postman/preview",
+                                      data=(FIXTURES / "checklist_v21.postman_collection.json").read_bytes())
+        assert status == 200
+        assert "variable 'base url' is offered as parameter 'base_url'" in body["notes"]
+        assert body["items"][20]["folder"] == "Bodies / Deep / Deeper"
+        assert body["items"][0]["folder"] == ""
+        variables = {variable["key"]: variable for variable in body["variables"]}
+        assert (variables["secret_key"]["secret"], variables["token"]["secret"]) == (True, False)
+        _, document = await api.call("GET", "/api/v1/openapi.json")
+        schemas = document["components"]["schemas"]
+        assert {"notes", "name", "version"} <= set(schemas["PostmanPreview"]["properties"])
+        assert "folder" in schemas["PostmanItem"]["properties"]
+        assert "secret" in schemas["PostmanVariable"]["properties"]
+
     @pytest.mark.parametrize(
         ("data", "status", "words"),
         [(b"{not json", 400, "malformed JSON"),
@@ -137,6 +154,19 @@ class TestImport:
         assert "token" in stored
         assert "port" not in body["parameters"]
         assert set(body["parameters"]) <= set(stored)
+
+    async def test_secret_variable(self, api: Api) -> None:
+        """Given a collection variable of type secret, when imported, then its parameter is stored as secret and
+        its value is not shown back by the parameters API; plain variables stay plain."""
+        collection = _load("checklist_v21.postman_collection.json")
+        status, body = await api.call("POST", "/api/v1/postman/import", json={"collection": collection, "all": True})
+        assert status == 201, body
+        assert await api.store.get_parameter("secret_key") == Parameter("secret_key", "s3", secret=True)
+        assert await api.store.get_parameter("token") == Parameter("token", "t0k", secret=False)
+        _, listed = await api.call("GET", "/api/v1/parameters", params={"per_page": "500"})
+        shown = next(item for item in listed["items"] if item["tag"] == "secret_key")
+        assert shown["secret"] is True
+        assert shown["value"] != "s3"
 
     async def test_variables_off(self, api: Api) -> None:
         """Given `variables: false`, when imported, then no parameter is created."""

@@ -66,4 +66,5 @@ class TestPostmanImport:
             expect(enabled.nth(index)).to_be_checked()
         expect(skipped.locator('input[type="checkbox"]:checked')).to_have_count(0)
         expect(page.get_by_text("{{token}}")).to_be_visible()
+        expect(page.locator("#postman-notes")).to_contain_text("variable 'base url' is offered as parameter 'base_url'")
         shots(page, "1-report")

@@ -48,6 +48,8 @@ export async function render(root, { api }) {
     const importForm = h("form", { class: "form", novalidate: true },
       h("div", { class: "form-errors", hidden: true }),
       h("p", {}, `${items.length} request(s) found.`),
+      (data.notes || []).length ? h("ul", { class: "notes", id: "postman-notes", "aria-label": "About the collection" },
+        data.notes.map((note) => h("li", {}, note))) : null,
       h("div", { class: "field check" }, h("label", { for: selectAll.id }, selectAll, " Select All Actions")),
       list, variablesBox(data.variables),
       h("div", { class: "buttons" }, button("Import", null, { kind: "primary", type: "submit" }),
