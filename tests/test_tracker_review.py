@@ -660,6 +660,33 @@ class TestFollowMe:
         assert (done["direction"], done["dial_status"], done["talk_duration"]) == ("inbound", "ANSWER", "40")
         assert (done["answered_extensions"], done["offered_extensions"]) == ("", "202")
 
+    def test_mobile_answers_then_transfers_to_an_extension(self) -> None:
+        """Given an inbound call answered on the mobile, then transferred to 203, then talk runs from the mobile.
+
+        talk_duration runs from "the first DialEnd ANSWER of a leg" (§4): the mobile's trunk leg answered first;
+        call_answered names the first extension that answered (203).
+        """
+        pbx = Pbx()
+        t = pbx.channel("PJSIP/trunk-00000001", state=4, exten="+15557770202", context="from-trunk")
+        mobile = pbx.channel("PJSIP/trunk-00000002", t)
+        pbx.dial_begin(t, mobile, "5551234@trunk")
+        pbx.wait(5)
+        pbx.answer(t, mobile)
+        pbx.wait(30)
+        pbx.hangup(mobile)
+        c = pbx.channel("PJSIP/203-00000003", t)
+        pbx.dial_begin(t, c, "203")
+        pbx.ringing(t, c)
+        pbx.wait(3)
+        pbx.answer(t, c)
+        pbx.wait(20)
+        pbx.hangup(c)
+        pbx.hangup(t)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "203"), ("ringing", "203"), (ANSWERED, "203")]
+        done = last(emitted, ANSWERED)
+        assert (done["talk_duration"], done["wait_duration"], done["duration"]) == ("53", "5", "58")
+
 
 class TestTrunkFailover:
     def test_second_trunk_answers_after_the_first_fails(self) -> None:

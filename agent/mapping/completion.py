@@ -102,15 +102,15 @@ def is_outbound(call: Call, caller: Channel | None) -> bool:
 
 
 def answer_time(call: Call, outbound: bool) -> float | None:
-    """The first DialEnd ANSWER of an extension leg, else of a trunk leg (outbound: the trunk leg's first).
+    """The first DialEnd ANSWER of a leg, trunk legs included (outbound: the trunk leg's, if it answered).
 
     A trunk leg answering an inbound call (follow-me to a mobile, a DID forwarded out) answers the call:
     a leg was answered, so it is not `call_unanswered` (DESIGN §4), and its CANCELs were "answered elsewhere".
     """
-    first, second = (call.first_trunk_answer(), call.first_answer)
-    if not outbound:
-        first, second = second, first
-    return first if first is not None else second
+    trunk, extension = call.first_trunk_answer(), call.first_answer
+    if outbound and trunk is not None:
+        return trunk
+    return min((moment for moment in (trunk, extension) if moment is not None), default=None)
 
 
 def completion_event(book: Book, call: Call, time: float, end: float) -> SystemEvent:
