@@ -104,3 +104,13 @@ class TestErrorShape:
         async with running_api(tmp_path) as api:
             status, body = await api.call("GET", "/", token=None)
         assert (status, _shape(body)) == (404, True)
+
+
+class TestPageCaching:
+    @pytest.mark.parametrize("path", ["/", "/static/js/main.js", "/static/app.css", "/static/index.html"])
+    async def test_revalidated(self, tmp_path: Path, path: str) -> None:
+        """Given the installed page, when it or an asset is fetched, then the answer says Cache-Control: no-cache
+        (a browser revalidates, so an upgraded agent never runs old scripts against a new API)."""
+        async with running_api(tmp_path) as api, api.client.get(path) as response:
+            assert response.status == 200
+            assert response.headers.get("Cache-Control") == "no-cache"

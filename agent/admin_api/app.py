@@ -44,7 +44,14 @@ def create_app(deps: ApiDeps) -> web.Application:
         app.router.add_route(route.method, route.path, route.handler)
     if STATIC_DIR.is_dir():
         app.router.add_static("/static/", STATIC_DIR, append_version=False)
+        app.on_response_prepare.append(_revalidate_assets)
     return app
+
+
+async def _revalidate_assets(request: web.Request, response: web.StreamResponse) -> None:
+    """Assets, like the page, are revalidated on every load: an upgraded agent never runs yesterday's scripts."""
+    if request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-cache"
 
 
 async def index(request: web.Request) -> web.StreamResponse:
