@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import signal
 import sys
 import time
@@ -29,12 +28,12 @@ from agent.app import DATABASE_FILE
 from agent.settings import AdminSettings, AmiSettings, DeliverySettings, Settings
 from agent.store import Store
 from agent.webhooks.model import Action, KeyValue
+from tests.delivery_support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "reliability-token"
 WAIT = 60.0  # an upper bound for "it happened" on a busy shared machine, never a measurement
 EVENT_ORDER = ("call_incoming", "ringing", "call_hangup", "call_answered", "call_unanswered")
-_API_LINE = re.compile(rb"admin API on http://127\.0\.0\.1:(\d+)/")
 
 Key = tuple[str, str]  # (event_id, action name)
 
@@ -282,24 +281,30 @@ class Daemon:
         return self.process.pid
 
     async def start(self) -> Daemon:
-        mark = self.log.stat().st_size if self.log.exists() else 0
+        """Start the process on a fresh admin port; return once its admin API answers."""
+        self.api_port = free_port()
+        self.env["EVENT_AGENT_ADMIN__PORT"] = str(self.api_port)
         with self.log.open("ab") as out:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "agent", "run", cwd=ROOT, env=self.env, stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
             )
         self.starts += 1
-        await eventually(lambda: self._api_port(mark) > 0, what="agent start")
-        self.api_port = self._api_port(mark)
+        deadline = time.monotonic() + WAIT
+        while not await self._answers():
+            if self.process.returncode is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"agent did not start ({self.process.returncode}): {self.log_text()[-2000:]}")
+            await asyncio.sleep(0.05)
         return self
 
-    def _api_port(self, mark: int) -> int:
-        if self.process is not None and self.process.returncode is not None:
-            raise RuntimeError(f"agent exited with {self.process.returncode}: {self.log_text()[-2000:]}")
-        with self.log.open("rb") as log:
-            log.seek(mark)
-            found = _API_LINE.search(log.read())
-        return int(found[1]) if found else 0
+    async def _answers(self) -> bool:
+        try:
+            async with aiohttp.ClientSession() as http, http.get(
+                f"http://127.0.0.1:{self.api_port}/healthz", timeout=aiohttp.ClientTimeout(total=2)
+            ) as reply:
+                return reply.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
 
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
