@@ -917,3 +917,76 @@ class TestAdoptedMultiContact:
         emitted = [item for event in pbx.events for item in tracker.feed(event)]
         assert names(emitted) == [(ANSWERED, "203")]
         assert (emitted[0].params["adopted"], emitted[0].params["talk_duration"]) == ("1", "10")
+
+
+class TestOriginate:
+    def script(self, originator_answers: bool) -> Pbx:
+        """AMI Originate Channel=PJSIP/201 Context=from-internal Exten=202: 201 rings first, then dials 202."""
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", exten="s", cid_name="Click To Call")
+        pbx.dial_begin(None, a, "201")
+        pbx.ringing(None, a)
+        pbx.wait(3)
+        if not originator_answers:
+            pbx.dial("DialEnd", None, a, DialStatus="NOANSWER")
+            pbx.hangup(a, "19")
+            return pbx
+        pbx.answer(None, a)
+        a.exten, a.cid_name = "202", "Alice Anders"
+        pbx.emit("NewCallerid", **a.block(), **{"CID-CallingPres": "0 (Presentation Allowed, Not Screened)"})
+        pbx.app(a, "Dial", "PJSIP/202,20")
+        b = pbx.channel("PJSIP/202-00000002", a)
+        pbx.dial_begin(a, b, "202")
+        pbx.ringing(a, b)
+        pbx.wait(2)
+        pbx.answer(a, b)
+        pbx.wait(9)
+        pbx.hangup(b)
+        pbx.hangup(a)
+        return pbx
+
+    def test_direct_originate_rings_the_originator_first(self) -> None:
+        """Given an Originate to PJSIP/201 that then dials 202, then 201 is the caller and only 202 is a leg.
+
+        §3: the first DialBegin has no Channel: the first extension channel reached is the caller, not a leg;
+        its later DialBegin is an ordinary leg. §4: caller_id is the originating extension, calling_name its
+        CallerIDName on its Newchannel, called_number its Exten when it dials its first leg.
+        """
+        emitted = self.script(originator_answers=True).run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), (ANSWERED, "202")]
+        done = last(emitted, ANSWERED)
+        assert (done["caller_id"], done["calling_name"], done["called_number"]) == ("201", "Click To Call", "202")
+        assert (done["direction"], done["talk_duration"]) == ("internal", "9")
+
+    def test_originator_does_not_answer(self) -> None:
+        """Given an Originate whose originating phone never answers, then no system event (no leg was offered)."""
+        assert self.script(originator_answers=False).run() == []
+
+
+class TestForward:
+    def test_302_to_an_extension_that_does_not_answer(self) -> None:
+        """Given 202 forwards (302) to 205 and 205 times out, then no call_hangup for 202, one for 205.
+
+        §3: a leg that ends CANCEL with a `Forward:` header emits nothing more; the target is offered by its own
+        DialBegin. call_unanswered names the first offered extension (202).
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
+        b = pbx.channel("PJSIP/202-00000002", a)
+        pbx.dial_begin(a, b, "202")
+        pbx.ringing(a, b)
+        pbx.wait(2)
+        pbx.dial("DialEnd", a, b, DialStatus="CANCEL", Forward="PJSIP/205")
+        pbx.hangup(b)
+        e = pbx.channel("PJSIP/205-00000003", a)
+        pbx.dial_begin(a, e, "PJSIP/205")
+        pbx.ringing(a, e)
+        pbx.wait(18)
+        pbx.dial("DialEnd", a, e, DialStatus="NOANSWER")
+        pbx.hangup(e, "0")
+        pbx.hangup(a)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), ("call_incoming", "205"),
+                                  ("ringing", "205"), ("call_hangup", "205"), (UNANSWERED, "202")]  # fmt: skip
+        done = last(emitted, UNANSWERED)
+        assert done["offered_extensions"] == "202,205"
