@@ -120,8 +120,14 @@ def noise_after(event: AmiEvent) -> list[AmiEvent]:
         {"Event": "Newexten", "Extension": "s", "Application": "Set", "AppData": "CDR(userfield)=x"},
         {"Event": "RTCPSent", "To": "127.0.0.1:5000", "SSRC": "0x1", "PT": "200(SR)"},
         {"Event": "AnotherUnknownEvent", "Detail": "about a channel"},
+        {"Event": "NewConnectedLine", "ConnectedLineNum": "5550000", "ConnectedLineName": "Somebody"},
+        {"Event": "Hold", "MusicClass": "default"},
+        {"Event": "MusicOnHoldStart", "Class": "default"},
+        {"Event": "ChannelTalkingStart"},
+        {"Event": "BridgeEnter", "BridgeUniqueid": "noise-bridge", "BridgeType": "holding", "BridgeNumChannels": "1"},
+        {"Event": "DTMFEnd", "Digit": "5", "DurationMs": "120", "Direction": "Received"},
     ]
-    frames = plain + ([{**frame, **block} for frame in on_channel] if block.get("Uniqueid") else [])
+    frames = plain + ([{**block, **frame} for frame in on_channel] if block.get("Uniqueid") else [])
     return [AmiEvent(headers=MappingProxyType({**frame, **stamp}), received_at=event.received_at) for frame in frames]
 
 
