@@ -102,9 +102,18 @@ class Pump:
             log.warning("AMI connection lost: %s", message.reason)
             return self._tracker.connection_lost(message.at)
         if isinstance(message, ConnectionUp):
-            log.info("AMI connected; resync with %d live channels", len(message.channels))
-            return self._tracker.resync(message.channels, message.resync_at)
+            return self._resync(message)
         return []
+
+    def _resync(self, message: ConnectionUp) -> list[SystemEvent]:
+        """Reconcile with the snapshot; without one, calls in progress are left alone (not completed)."""
+        if message.channels is None:
+            log.warning("AMI connected without a CoreShowChannels snapshot (refused): no resync; %d calls in "
+                        "progress complete normally or expire after the stuck-call timeout",
+                        self._tracker.calls_in_progress)
+            return []
+        log.info("AMI connected; resync with %d live channels", len(message.channels))
+        return self._tracker.resync(message.channels, message.resync_at)
 
     async def _emit(self, events: Sequence[SystemEvent]) -> None:
         for event in events:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +15,8 @@ from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
 from agent.ami.simulator import AmiSimulator
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.tracker import CallTracker
+from agent.metrics import Metrics
+from agent.pump import Pump
 from agent.settings import AmiSettings
 
 TRACES = Path(__file__).parent / "fixtures" / "ami_traces"
@@ -96,17 +98,14 @@ def is_lost(message: AmiMessage) -> bool:
     return isinstance(message, ConnectionLost)
 
 
+async def _no_dispatch(events: Sequence[SystemEvent]) -> None:
+    """The pump's dispatcher, unused: `translate` never dispatches."""
+
+
 def pump(tracker: CallTracker, messages: list[AmiMessage]) -> list[SystemEvent]:
-    """What the daemon's pump does with the queue: events, losses and resyncs into the tracker."""
-    emitted: list[SystemEvent] = []
-    for message in messages:
-        if isinstance(message, AmiEvent):
-            emitted += tracker.feed(message)
-        elif isinstance(message, ConnectionLost):
-            emitted += tracker.connection_lost(message.at)
-        else:
-            emitted += tracker.resync(message.channels, message.resync_at)
-    return emitted
+    """What the daemon's pump (agent.pump.Pump.translate) does with the queue: events, losses and resyncs."""
+    daemon_pump = Pump(asyncio.Queue(), tracker, _no_dispatch, Metrics(), time.time)
+    return [event for message in messages for event in daemon_pump.translate(message)]
 
 
 def event_frame(name: str, **headers: str) -> bytes:

@@ -4,6 +4,7 @@ half-open detection, split UTF-8, malformed frames, consumer failures, login fai
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
@@ -108,6 +109,39 @@ class TestResync:
         assert [channel["Channel"] for channel in up.channels] == ["PJSIP/201-00000022"]
         assert up.resync_at == events[5].timestamp
         assert "ActionID" not in up.channels[0]
+
+
+class TestResyncRefused:
+    HELD_AT = 40  # trace 01, by reading it: 202 answered at event 33, the first Hangup is event 66
+
+    async def test_calls_in_progress_kept(self, caplog: pytest.LogCaptureFixture) -> None:
+        """Given a user whose CoreShowChannels is refused and the link dropped mid-call with nothing missed, when
+        the client logs in again, then ConnectionUp carries no snapshot (None, not an empty one), the pump leaves
+        the answered call in progress instead of completing it as reconciled, warns once per connection, and the
+        system events equal offline replay's."""
+        simulator = AmiSimulator([TRACE_01], refuse=["CoreShowChannels"])
+        simulator.pause_at(self.HELD_AT)
+        async with running_link(simulator) as link:
+            await link.events(self.HELD_AT)
+            await link.up()
+            simulator.drop_clients(resume_at=self.HELD_AT)
+            await link.until(is_lost)
+            await link.until(is_up)
+            simulator.pause_at(None)
+            await link.events(simulator.event_count - self.HELD_AT)
+        ups = [index for index, message in enumerate(link.received) if is_up(message)]
+        assert [link.received[index].channels for index in ups] == [None, None]  # type: ignore[union-attr]
+        config = fixture_config(TRACE_01)
+        tracker = CallTracker(config)
+        with caplog.at_level(logging.WARNING, logger="agent.pump"):
+            before = pump(tracker, link.received[: ups[1] + 1])
+            assert tracker.calls_in_progress == 1
+            after = pump(tracker, link.received[ups[1] + 1 :])
+        assert [event.name for event in before] == ["call_incoming", "ringing"]
+        assert [as_line(e) for e in before + after] == [as_line(e) for e in replay(TRACE_01, config)]
+        assert after[-1].params["reconciled"] == ""
+        warned = [r for r in caplog.records if "without a CoreShowChannels snapshot" in r.getMessage()]
+        assert len(warned) == len(ups)
 
 
 class TestWatchdog:

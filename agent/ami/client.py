@@ -7,7 +7,8 @@ connection lifecycle is ours too, because panoramisk's `Manager` reconnects at a
 never checks Ping answers and does no resync:
 
 - connect (timeout `connect_timeout`), Login, then `CoreShowChannels`: the snapshot goes to the queue as
-  `ConnectionUp` between the events before and after it (DESIGN.md §3 "Resync");
+  `ConnectionUp` between the events before and after it (DESIGN.md §3 "Resync"); when Asterisk refuses the
+  action, `ConnectionUp.channels` is None (no snapshot), never an empty one;
 - a watchdog sends Ping every `ping_interval`; when neither the answer nor any other byte arrives within
   one more interval, the link is aborted, so a half-open link is detected within two intervals;
 - a lost link puts `ConnectionLost` in the queue and reconnects after a capped exponential backoff
@@ -201,8 +202,7 @@ class AmiClient:
         answer: Any = await protocol.answer(action)
         channels = _snapshot(answer)
         if channels is None:
-            log.warning("CoreShowChannels refused (%s): resync with an empty snapshot", _message(answer))
-            channels = ()
+            log.warning("CoreShowChannels refused (%s): no snapshot to resync with", _message(answer))
         resync_at = protocol.resync_at if protocol.resync_at is not None else self._clock()
         self._enqueue(ConnectionUp(at=self._clock(), resync_at=resync_at, channels=channels))
         protocol.release_held()

@@ -67,12 +67,15 @@ class ConnectionLost:
 class ConnectionUp:
     """Logged in again at `at`; `channels` is the CoreShowChannels snapshot (one header map per channel).
 
-    `resync_at` is the resync moment: the Timestamp of the last event before the response, else the receive time.
+    `channels` is None when there is no snapshot (Asterisk refused CoreShowChannels: the AMI user lacks
+    `write = reporting`): nothing is known about which channels are live, which is not the same as an empty
+    tuple (no channel live at all). `resync_at` is the resync moment: the Timestamp of the last event before
+    the response, else the receive time.
     """
 
     at: float
     resync_at: float
-    channels: tuple[Mapping[str, str], ...]
+    channels: tuple[Mapping[str, str], ...] | None
 
 
 AmiMessage = AmiEvent | ConnectionLost | ConnectionUp

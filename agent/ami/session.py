@@ -26,6 +26,7 @@ class SimulatorOptions:
     secret: str | None
     read_classes: frozenset[str] | None
     clock: Callable[[], float]
+    refused: frozenset[str] = frozenset()  # lower-case action names answered "Permission denied"
 
     def allows(self, event: TraceEvent) -> bool:
         """Whether a user with these read classes would receive `event`."""
@@ -100,6 +101,8 @@ class ClientSession:
             return self._login(action, action_id)
         if not self.logins:
             self._reply(action_id, [("Response", "Error"), ("Message", "Authentication Required")])
+        elif name in self._options.refused:
+            self._reply(action_id, [("Response", "Error"), ("Message", "Permission denied")])
         elif name == "ping":
             stamp = f"{self._options.clock():.6f}"
             self._reply(action_id, [("Response", "Success"), ("Ping", "Pong"), ("Timestamp", stamp)])

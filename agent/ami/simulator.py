@@ -9,7 +9,8 @@ Response frames are skipped) with the recorded gaps divided by `speed` (0: as fa
 Test hooks: `drop_clients()` closes every client socket (optionally making later logins resume further on);
 `pause_at(index)` holds every stream before an event; `stall()` stops reading and writing (a half-open
 link as the agent sees it) until `resume()`; `inject(data)` writes raw bytes to every logged-in client;
-`timestamps=False` strips Timestamp headers; `read_classes` sends only events whose Privilege class is in it.
+`timestamps=False` strips Timestamp headers; `read_classes` sends only events whose Privilege class is in it;
+`refuse` names actions answered `Permission denied` (a user without `write = reporting` for CoreShowChannels).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class AmiSimulator:
         secret: str | None = None,
         timestamps: bool = True,
         read_classes: Collection[str] | None = None,
+        refuse: Collection[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._data = [path.read_bytes() for path in traces]
@@ -52,7 +54,8 @@ class AmiSimulator:
         self._port = port
         classes = frozenset(read_classes) if read_classes is not None else None
         self._options = SimulatorOptions(
-            speed=speed, username=username, secret=secret, read_classes=classes, clock=clock
+            speed=speed, username=username, secret=secret, read_classes=classes, clock=clock,
+            refused=frozenset(name.lower() for name in refuse),
         )
         self._loop = loop
         self._timestamps = timestamps
