@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from types import MappingProxyType
 
+import pytest
+
 from agent.mapping.channels import dialed_number, target_endpoint
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
@@ -715,6 +717,39 @@ class TestTrunkFailover:
         done = last(emitted, ANSWERED)
         assert (done["dial_status"], done["trunk"], done["called_number"]) == ("ANSWER", "carrier2", "5551234")
         assert (done["talk_duration"], done["duration"], done["hangup_by"]) == ("60", "65", "caller")
+
+
+class TestOutboundUnanswered:
+    @pytest.mark.parametrize(
+        ("status", "rejected", "by"),
+        [("CANCEL", "", "caller"), ("BUSY", "", "callee"), ("CONGESTION", "", "system"),
+         ("CHANUNAVAIL", "", "system"), ("NOANSWER", "", "system"), ("NOANSWER", "21", "callee")],
+    )  # fmt: skip
+    def test_trunk_leg_outcome(self, status: str, rejected: str, by: str) -> None:
+        """Given 201 dials out and the trunk leg ends unanswered, then one call_unanswered with the leg's hangup_by.
+
+        §3: trunk legs emit no per-leg events, only the completion. Its hangup_by follows the leg rule of §4
+        (CANCEL because the caller hung up: caller; BUSY or a 17/21 request before the DialEnd: callee; else
+        system), not the order of the Hangups, which Asterisk issues itself after a timeout or congestion.
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="95551234")
+        t = pbx.channel("PJSIP/trunk-00000002", a)
+        pbx.dial_begin(a, t, "5551234@trunk")
+        pbx.state(t, 5)
+        pbx.wait(4)
+        if status == "CANCEL":
+            pbx.request(a, "127")
+        if rejected:
+            pbx.request(t, rejected, "603")
+        pbx.dial("DialEnd", a, t, DialStatus=status)
+        pbx.hangup(t, rejected or "16")
+        pbx.hangup(a)
+        emitted = pbx.run()
+        assert names(emitted) == [(UNANSWERED, "201")]
+        done = last(emitted, UNANSWERED)
+        assert (done["direction"], done["dial_status"], done["hangup_by"]) == ("outbound", status, by)
+        assert (done["called_number"], done["trunk"], done["talk_duration"]) == ("5551234", "trunk", "0")
 
 
 class TestAnsweredElsewhere:

@@ -45,6 +45,14 @@ class TrunkLeg:
     number: str
     answered_at: float | None = None
     dial_status: str = ""
+    hangup_by: str = ""
+
+
+def ended_by(status: str, cause: str) -> str:
+    """hangup_by of a leg that ended unanswered (DESIGN §4): BUSY or a 17/21 request is the callee's doing."""
+    if status == "BUSY" or cause in CALLEE_CAUSES:
+        return "callee"
+    return "caller" if status == "CANCEL" else "system"
 
 
 @dataclass(slots=True)

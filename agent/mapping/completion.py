@@ -171,7 +171,8 @@ def trunk_view(book: Book, call: Call, caller: Channel | None, extension: str) -
     status = trunk_leg.dial_status if trunk_leg is not None else ""
     other = book.channels.get(trunk_leg.channel) if trunk_leg is not None else None
     cause = other.hangup_cause if other is not None else ""
-    return LegView(extension, status, cause, first_to_hang_up(caller, other))
+    by = trunk_leg.hangup_by if trunk_leg is not None and trunk_leg.answered_at is None else ""
+    return LegView(extension, status, cause, by or first_to_hang_up(caller, other))
 
 
 def first_to_hang_up(caller: Channel | None, callee: Channel | None) -> str:

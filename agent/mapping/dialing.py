@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent.ami.events import AmiEvent
 from agent.mapping.book import Book
-from agent.mapping.calls import CALLEE_CAUSES, HANGUP_STATUSES, Call, Leg, TrunkLeg
+from agent.mapping.calls import HANGUP_STATUSES, Call, Leg, TrunkLeg, ended_by
 from agent.mapping.catalog import CALL_HANGUP, CALL_INCOMING, SystemEvent
 from agent.mapping.channels import (
     INTERNAL_TECHS,
@@ -142,7 +142,7 @@ def dial_end(book: Book, event: AmiEvent) -> list[SystemEvent]:
     status = event.get("DialStatus")
     trunk_leg = dial.call.trunk_legs.get(dial.dest.uniqueid)
     if trunk_leg is not None:
-        end_trunk_leg(dial.call, trunk_leg, status, event.time)
+        end_trunk_leg(dial, trunk_leg, status)
         return events
     extension = dial.call.leg_by_channel.get(dial.dest.uniqueid)
     if extension is None or dial.dest.dialend_status:
@@ -160,11 +160,16 @@ def end_channel(book: Book, dial: Dial, leg: Leg, status: str) -> list[SystemEve
     return end_leg(book, dial, leg, status)
 
 
-def end_trunk_leg(call: Call, trunk_leg: TrunkLeg, status: str, time: float) -> None:
-    trunk_leg.dial_status = trunk_leg.dial_status or status
-    if status == "ANSWER" and trunk_leg.answered_at is None:
-        trunk_leg.answered_at = time
-        call.held.clear()
+def end_trunk_leg(dial: Dial, trunk_leg: TrunkLeg, status: str) -> None:
+    """The trunk leg's DialEnd (the first one counts): answered, or ended by whom the leg rule says."""
+    if trunk_leg.dial_status:
+        return
+    trunk_leg.dial_status = status
+    if status == "ANSWER":
+        trunk_leg.answered_at = dial.event.time
+        dial.call.held.clear()
+    else:
+        trunk_leg.hangup_by = ended_by(status, dial.dest.request_cause or dial.dest.hangup_cause)
 
 
 def end_leg(book: Book, dial: Dial, leg: Leg, status: str) -> list[SystemEvent]:
@@ -178,8 +183,7 @@ def end_leg(book: Book, dial: Dial, leg: Leg, status: str) -> list[SystemEvent]:
     if status == "CANCEL":
         return cancel(book, dial, leg)
     if status in HANGUP_STATUSES:
-        callee = status == "BUSY" or leg.hangup_cause in CALLEE_CAUSES
-        return leg_hangup(book, dial.call, leg, "callee" if callee else "system", time)
+        return leg_hangup(book, dial.call, leg, ended_by(status, leg.hangup_cause), time)
     return []
 
 
