@@ -17,7 +17,7 @@ import pytest
 from agent.mapping.channels import dialed_number, target_endpoint
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
-from tests.pbx_script import Chan, Pbx, last, names
+from tests.pbx_script import T0, Chan, Pbx, last, names
 
 UNANSWERED = "call_unanswered"
 ANSWERED = "call_answered"
@@ -1025,3 +1025,60 @@ class TestForward:
                                   ("ringing", "205"), ("call_hangup", "205"), (UNANSWERED, "202")]  # fmt: skip
         done = last(emitted, UNANSWERED)
         assert done["offered_extensions"] == "202,205"
+
+
+def snapshot_line(chan: Chan, application: str, data: str, duration: str) -> dict[str, str]:
+    """A CoreShowChannel line for a scripted channel (the fields of the real Asterisk 22 sample)."""
+    return {**chan.block(), "Application": application, "ApplicationData": data, "Duration": duration, "BridgeId": ""}
+
+
+class TestResyncRace:
+    def test_events_between_login_and_snapshot(self) -> None:
+        """Given a call whose caller existed before the login, when the callee's Newchannel and the DialBegin come
+        before the CoreShowChannels answer, then the call is adopted whole and completes once.
+
+        §3 Resync: a call with channels we do not know started before we connected, so it is adopted; the
+        callee already seen by its Newchannel is still its AppDial leg, and the caller is the channel running Dial.
+        """
+        before = Pbx()
+        a = before.channel("PJSIP/201-00000001", state=4, exten="202")
+        after = Pbx(now=T0 + 5, seq=before.seq)
+        b = after.channel("PJSIP/202-00000002", a)
+        after.dial_begin(a, b, "202")
+        early = list(after.events)
+        tracker = CallTracker(MappingConfig())
+        assert [item for event in early for item in tracker.feed(event)] == []
+        b.state = 5
+        lines = [snapshot_line(a, "Dial", "PJSIP/202,20", "00:00:05"), snapshot_line(b, "AppDial", "(Outgoing Line)",
+                                                                                      "00:00:00")]  # fmt: skip
+        assert tracker.resync(lines, after.now) == []
+        after.events.clear()
+        after.wait(3)
+        after.answer(a, b)
+        after.wait(10)
+        after.hangup(a)
+        after.hangup(b)
+        emitted = [item for event in after.events for item in tracker.feed(event)]
+        assert names(emitted) == [(ANSWERED, "202")]
+        assert (emitted[0].params["adopted"], emitted[0].params["caller_id"]) == ("1", "201")
+
+    def test_adopted_queue_member_answers(self) -> None:
+        """Given a resync while a queue rings member 204 (AppQueue), when 204 answers, then call_answered 204.
+
+        app_queue's outgoing channels run `AppQueue` as app_dial's run `AppDial` (both "(Outgoing Line)"), and
+        the caller runs `Queue`: the adopted call rebuilds 204's leg from it (§3 Resync).
+        """
+        pbx = Pbx(now=T0 + 30)
+        t = Chan("PJSIP/trunk-00000001", f"{int(T0)}.1", f"{int(T0)}.1", 6, "+15551234567", "", "from-trunk", "400")
+        m = Chan("PJSIP/204-00000002", f"{int(T0)}.2", t.linkedid, 5, "204", "Dave")
+        lines = [snapshot_line(t, "Queue", "400,t", "00:00:30"), snapshot_line(m, "AppQueue", "(Outgoing Line)",
+                                                                                 "00:00:04")]  # fmt: skip
+        tracker = CallTracker(MappingConfig())
+        assert tracker.resync(lines, pbx.now) == []
+        pbx.answer(t, m)
+        pbx.wait(20)
+        pbx.hangup(m)
+        pbx.hangup(t)
+        emitted = [item for event in pbx.events for item in tracker.feed(event)]
+        assert names(emitted) == [(ANSWERED, "204")]
+        assert (emitted[0].params["direction"], emitted[0].params["adopted"]) == ("inbound", "1")

@@ -21,17 +21,26 @@ from agent.mapping.channels import (
 from agent.mapping.lifecycle import make_channel, pair_local
 
 Headers = Mapping[str, str]
+# The applications that dial legs, and what their outgoing channels run ("(Outgoing Line)"): Dial and Queue.
+DIALING_APPS = frozenset({"Dial", "Queue"})
+OUTGOING_APPS = frozenset({"AppDial", "AppQueue"})
 
 
 def resync(book: Book, snapshot: Sequence[Headers], at: float) -> list[SystemEvent]:
-    """Complete calls whose channels vanished (reconciled), then adopt live channels we do not know."""
+    """Complete calls whose channels vanished (reconciled), then adopt the calls with live channels we do not know.
+
+    Such a call started before we connected. Events between the login and the snapshot may have shown some
+    of its channels already (a callee's Newchannel, a DialBegin from a caller we never saw): it is adopted
+    from all its live channels, so its caller and legs are rebuilt all the same.
+    """
     live = {uid: headers for headers in snapshot if (uid := headers.get("Uniqueid", "")) and headers.get("Linkedid")}
     events: list[SystemEvent] = []
     for call in list(book.calls.values()):
         events += reconcile(book, call, live, at)
+    everyone = by_linkedid(list(live.values()))
     unknown = [headers for uid, headers in live.items() if uid not in book.channels]
-    for linkedid, group in by_linkedid(unknown).items():
-        adopt(book, linkedid, group, at)
+    for linkedid in by_linkedid(unknown):
+        adopt(book, linkedid, everyone[linkedid], at)
     return events
 
 
@@ -80,23 +89,27 @@ def parse_duration(raw: str) -> float:
 
 
 def adopt(book: Book, linkedid: str, group: list[Headers], at: float) -> None:
-    """Rebuild a call from its live channels (no past events): caller runs Dial, AppDial channels are legs."""
+    """Rebuild a call from its live channels (no past events): caller runs Dial/Queue, AppDial/AppQueue are legs."""
     call = book.calls.get(linkedid)
     if call is None:
         start = at - max(parse_duration(headers.get("Duration", "")) for headers in group)
         call = book.call_for(linkedid, start)
-        call.adopted = True
+    call.adopted = True
     channels = [adopt_channel(book, call, headers, at) for headers in group]
     if not call.caller:
         choose_caller(book, call, group, channels)
     caller_data = next((h.get("ApplicationData", "") for h in group if h.get("Uniqueid") == call.caller), "")
     for headers, channel in zip(group, channels, strict=True):
-        if headers.get("Application") == "AppDial":
+        if headers.get("Application") in OUTGOING_APPS and not channel.dialend_status:
             rebuild_leg(book, call, channel, trunk_number(book, caller_data), at)
 
 
 def adopt_channel(book: Book, call: Call, headers: Headers, at: float) -> Channel:
+    """The channel of a snapshot line: the one we know already (seen since the login), else a new one."""
     uniqueid = headers.get("Uniqueid", "")
+    known = book.channels.get(uniqueid)
+    if known is not None:
+        return known
     channel = make_channel(book, headers, uniqueid, at - parse_duration(headers.get("Duration", "")))
     book.channels[uniqueid] = channel
     book.attach(call, channel)
@@ -105,9 +118,9 @@ def adopt_channel(book: Book, call: Call, headers: Headers, at: float) -> Channe
 
 
 def choose_caller(book: Book, call: Call, group: list[Headers], channels: list[Channel]) -> None:
-    """The channel running Dial, else the channel whose Uniqueid is the Linkedid."""
+    """The channel running Dial (or Queue), else the channel whose Uniqueid is the Linkedid."""
     parties = [(h, c) for h, c in zip(group, channels, strict=True) if c.kind is not Kind.INTERNAL]
-    dialing = [c for h, c in parties if h.get("Application") == "Dial"]
+    dialing = [c for h, c in parties if h.get("Application") in DIALING_APPS]
     rooted = [c for _, c in parties if c.uniqueid == call.call_id]
     chosen = next(iter(dialing or rooted), None)
     if chosen is not None:
@@ -123,7 +136,7 @@ def trunk_number(book: Book, dial_data: str) -> str:
 
 
 def rebuild_leg(book: Book, call: Call, channel: Channel, number: str, at: float) -> None:
-    """An AppDial channel: Up = answered at the resync moment, Ringing = ringing, else offered."""
+    """An AppDial (AppQueue) channel: Up = answered at the resync moment, Ringing = ringing, else offered."""
     answered_at = at if channel.state == STATE_UP else None
     if channel.kind is Kind.TRUNK:
         leg = TrunkLeg(channel.where.endpoint, channel.uniqueid, number or channel.exten, answered_at)
