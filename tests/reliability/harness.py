@@ -113,7 +113,8 @@ class Arrival:
 class Sink:
     """A webhook receiver on 127.0.0.1: records each request's identity, answers `status` after `delay` s.
 
-    `keep=False` keeps only the counts (for the soak: hundreds of thousands of requests)."""
+    `keep=False` keeps only the counts (for the soak: hundreds of thousands of requests); `watch=True` also
+    notes when the first request of each (event, call) arrived, for latency measurements."""
 
     port: int = 0
     status: int = 200
@@ -123,7 +124,17 @@ class Sink:
     counts: Counter[Key] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
     in_progress: int = 0
+    watch: bool = False
+    first: dict[tuple[str, str], float] = field(default_factory=dict)
+    _pulse: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
+
+    async def wait_for(self, event: str, call_id: str, within: float = WAIT) -> float:
+        """With `watch`: the wall-clock time the first `event` of `call_id` arrived (waits for it)."""
+        async with asyncio.timeout(within):
+            while (event, call_id) not in self.first:
+                await self._pulse.wait()
+        return self.first[(event, call_id)]
 
     @property
     def total(self) -> int:
@@ -136,9 +147,13 @@ class Sink:
     async def _handle(self, request: web.Request) -> web.Response:
         query = request.query
         arrival = Arrival(request.path.strip("/"), query.get("a", ""), query.get("id", ""), query.get("call", ""),
-                          query.get("ext", ""), query.get("adopted", ""), query.get("rec", ""), time.monotonic())
+                          query.get("ext", ""), query.get("adopted", ""), query.get("rec", ""), time.time())
         self.counts[arrival.key] += 1
         self.events[arrival.event] += 1
+        if self.watch:
+            self.first.setdefault((arrival.event, arrival.call_id), arrival.at)
+            self._pulse.set()
+            self._pulse = asyncio.Event()
         if self.keep:
             self.arrivals.append(arrival)
         self.in_progress += 1
@@ -201,16 +216,17 @@ class SimProcess:
         self.port = int(line.split()[1])
         return self
 
-    async def command(self, line: str) -> None:
-        """Send one stdin command (`pause M|none`, `drop [N]`) and wait for its OK."""
+    async def command(self, line: str) -> float:
+        """Send one stdin command (`pause M|none`, `drop [N]`, `inject FILE`); the wall-clock time it was done."""
         assert self.process is not None
         assert self.process.stdin is not None
         assert self.process.stdout is not None
         self.process.stdin.write(line.encode() + b"\n")
         await self.process.stdin.drain()
-        answer = await asyncio.wait_for(self.process.stdout.readline(), WAIT)
-        if answer.strip() != b"OK":
+        answer = (await asyncio.wait_for(self.process.stdout.readline(), WAIT)).split()
+        if not answer or answer[0] != b"OK":
             raise RuntimeError(f"simulator refused {line!r}: {answer!r}")
+        return float(answer[1])
 
     def signal(self, signum: int) -> None:
         if self.process is not None and self.process.returncode is None:

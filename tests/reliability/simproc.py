@@ -6,8 +6,9 @@ Streams events `N` (included) to `M` (excluded) of the traces to each client aft
 answers with the channels live at the point reached, counting the events before `N` as having happened while
 nobody was connected. Prints `READY <port>` once listening.
 
-Commands on stdin, one a line, each answered `OK` on stdout: `pause M` / `pause none` (move the limit),
-`drop` / `drop N` (close every client connection now; with N, later logins start at event N).
+Commands on stdin, one a line, each answered `OK <time.time()>` on stdout: `pause M` / `pause none` (move the
+limit), `drop` / `drop N` (close every client connection now; with N, later logins start at event N),
+`inject FILE` (write the file's bytes to every logged-in client now; the time is taken after the write).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import asyncio
 import signal
 import sys
+import time
 from pathlib import Path
 
 from agent.ami.simulator import AmiSimulator
@@ -46,7 +48,9 @@ async def obey(simulator: AmiSimulator) -> None:
             simulator.pause_at(None if line[1] == "none" else int(line[1]))
         elif line[0] == "drop":
             simulator.drop_clients(resume_at=int(line[1]) if len(line) > 1 else None)
-        print("OK", flush=True)
+        elif line[0] == "inject":
+            simulator.inject(await asyncio.to_thread(Path(line[1]).read_bytes))
+        print(f"OK {time.time():.6f}", flush=True)
 
 
 def main() -> None:

@@ -1,0 +1,188 @@
+"""1,000 calls in progress at once (125 fresh copies of the 8 lab calls, interleaved frame by frame): the
+ingest rate and the delivery latency must stay within the benchmark targets of docs/README-performance-*.md:
+
+- ingest >= 0.5x raw parse: events/s from the socket into the daemon while the 1,000 calls start, beside a
+  plain `split` + dict client reading the same bytes from the same simulator;
+- delivery p99 <= 2x the minimal pipeline: with the 1,000 calls up, probe calls are injected; latency is
+  from the probe's last Hangup written to the AMI socket to its call_answered request arriving at the
+  receiver, for the daemon (`event-agent run`) and for the minimal pipeline (tests/soak/minimal.py: AMI
+  client -> tracker -> render -> aiohttp, no storage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from agent.ami.trace import trace_events
+from tests.reliability.harness import ROOT, WAIT, Daemon, SimProcess, Sink, configure, eventually, sink
+from tests.reliability.report import Row, record
+from tests.reliability.synth import (
+    LAB_TRACES,
+    SEP,
+    call_frames,
+    concurrent_stream,
+    fresh_copy,
+    golden_copies,
+    renumber_id,
+    trace_path,
+)
+
+TRACES = [trace_path(name) for name in LAB_TRACES]
+COPIES = 125  # x 8 calls = 1,000 calls in progress at once
+PROBES = 200
+PROBE = trace_path("01_internal_answered_caller_hangup")
+PROBE_CALL = "1795871929.34"
+
+
+def pause_point() -> int:
+    """Events streamed before the first Hangup of any copy: every call has started, none has ended."""
+    frames = [call_frames(path.read_bytes()) for path in TRACES]
+    first_hangup = min(next(i for i, f in enumerate(fs) if f.startswith(b"Event: Hangup")) for fs in frames)
+    return COPIES * sum(min(len(fs), first_hangup) for fs in frames)
+
+
+async def raw_rate(stream: Path, events: int) -> float:
+    """A plain split + dict client: events/s reading the first `events` events from the simulator."""
+    sim = await SimProcess([stream]).start(pause_at=0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
+        writer.write(b"Action: Login\r\nUsername: x\r\nSecret: y\r\n\r\n")
+        await reader.readuntil(b"Authentication accepted\r\n\r\n")
+        began = await sim.command(f"pause {events}")
+        seen, rest = 0, b""
+        while seen < events:
+            rest += await reader.read(1 << 20)
+            *frames, rest = rest.split(SEP)
+            parsed = [dict(line.split(": ", 1) for line in frame.decode().split("\r\n") if ": " in line)
+                      for frame in frames]
+            seen += sum(1 for headers in parsed if "Event" in headers)
+        ended = time.time()
+        writer.close()
+    finally:
+        await sim.stop()
+    return events / (ended - began)
+
+
+async def ingest_rate(daemon: Daemon, sim: SimProcess, events: int) -> float:
+    """Events/s from the socket into the daemon (its AMI event counter, polled every 20 ms)."""
+    began = await sim.command(f"pause {events}")
+    for _ in range(100_000):
+        status = await daemon.status()
+        if status["ami"]["events"] >= events:
+            return events / (time.time() - began)
+        await asyncio.sleep(0.02)
+    raise AssertionError("the daemon did not read the burst")
+
+
+def probe_files(tmp_path: Path, number: int) -> tuple[Path, Path, str]:
+    """A fresh copy of a one-call trace split before its last Hangup: (head, tail, call id)."""
+    copy = 10_000 + number
+    frames = call_frames(fresh_copy(PROBE.read_bytes(), copy))
+    last = max(i for i, frame in enumerate(frames) if frame.startswith(b"Event: Hangup"))
+    head, tail = tmp_path / f"probe{number}.head", tmp_path / f"probe{number}.tail"
+    head.write_bytes(b"".join(frame + SEP for frame in frames[:last]))
+    tail.write_bytes(b"".join(frame + SEP for frame in frames[last:]))
+    return head, tail, renumber_id(PROBE_CALL, copy)
+
+
+async def probe_latencies(tmp_path: Path, sim: SimProcess, rx: Sink) -> list[float]:
+    """Milliseconds from each probe's last Hangup written to its call_answered arriving."""
+    latencies = []
+    for number in range(PROBES):
+        head, tail, call_id = probe_files(tmp_path, number)
+        await sim.command(f"inject {head}")
+        await rx.wait_for("ringing", call_id)
+        written = await sim.command(f"inject {tail}")
+        latencies.append((await rx.wait_for("call_answered", call_id) - written) * 1000.0)
+    return latencies
+
+
+async def quiet(rx: Sink) -> None:
+    """Wait until the receiver got nothing new for a second (the deliveries of the calls' start are done)."""
+    seen = -1
+    while seen != rx.total:
+        seen = rx.total
+        await asyncio.sleep(1.0)
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98]
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    rate: float
+    latencies: list[float]
+    made: int
+    duplicates: int
+    in_progress: int
+
+
+async def daemon_run(tmp_path: Path, stream: Path, paused: int, expected: int) -> Run:
+    state = tmp_path / "daemon"
+    sim = await SimProcess([stream]).start(pause_at=0)
+    async with sink(keep=False, watch=True) as rx:
+        await configure(state, rx.port, actions=5, per_event=True)
+        daemon = await Daemon(state, sim.port, LOG_LEVEL="WARNING").start()
+        try:
+            rate = await ingest_rate(daemon, sim, paused)
+            await quiet(rx)
+            in_progress = (await daemon.status())["calls_in_progress"]
+            latencies = await probe_latencies(tmp_path, sim, rx)
+            await sim.command("pause none")
+            await eventually(lambda: rx.total >= expected + PROBES * 3, within=600, what="every delivery")
+        finally:
+            await daemon.stop()
+            await sim.stop()
+    return Run(rate, latencies, len(rx.counts), rx.duplicates, in_progress)
+
+
+async def minimal_run(tmp_path: Path, stream: Path, paused: int) -> list[float]:
+    sim = await SimProcess([stream]).start(pause_at=paused)
+    async with sink(keep=False, watch=True) as rx:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.soak.minimal", str(sim.port), str(rx.port), cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE)
+        try:
+            assert process.stdout is not None
+            assert (await asyncio.wait_for(process.stdout.readline(), WAIT)).strip() == b"READY"
+            await quiet(rx)
+            return await probe_latencies(tmp_path, sim, rx)
+        finally:
+            process.terminate()
+            await process.wait()
+            await sim.stop()
+
+
+@pytest.mark.slow
+class TestThousandConcurrent:
+    async def test_rates_within_targets(self, tmp_path: Path) -> None:
+        """Given 1,000 calls in progress at once, when they are ingested and probe calls delivered, then ingest
+        is at least 0.5x the raw parse rate and the p99 delivery latency at most 2x the minimal pipeline's."""
+        stream = tmp_path / "thousand.ami"
+        stream.write_bytes(concurrent_stream(TRACES, COPIES))
+        paused = pause_point()
+        expected = len(golden_copies(TRACES, range(COPIES)))
+        assert len(trace_events(stream.read_bytes())) > paused
+        raw = await raw_rate(stream, paused)
+        ours = await daemon_run(tmp_path, stream, paused, expected)
+        minimal = await minimal_run(tmp_path, stream, paused)
+        ratio, slower = ours.rate / raw, p99(ours.latencies) / p99(minimal)
+        record(Row(
+            "soak: 1,000 concurrent calls", 1, ours.in_progress, expected + PROBES * 3, ours.made, ours.duplicates,
+            figures=(f"ingest {ours.rate:,.0f} ev/s = {ratio:.2f}x raw ({raw:,.0f}); delivery p50/p99 "
+                     f"{statistics.median(ours.latencies):.1f}/{p99(ours.latencies):.1f} ms vs minimal "
+                     f"{statistics.median(minimal):.1f}/{p99(minimal):.1f} ms = {slower:.2f}x"),
+            note=f"{PROBES} probe calls injected while {ours.in_progress} calls were in progress",
+        ))
+        assert ours.in_progress >= COPIES * 8
+        assert ours.made == expected + PROBES * 3
+        assert ratio >= 0.5
+        assert slower <= 2.0
