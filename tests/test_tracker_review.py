@@ -798,7 +798,7 @@ class TestAnsweredElsewhere:
         assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), (UNANSWERED, "202")]
 
 
-class TestNoCall:
+class TestPlumbing:
     def test_sip_message_through_the_dialplan(self) -> None:
         """Given a SIP MESSAGE routed by the dialplan on `Message/ast_msg_queue`, then no system event.
 
@@ -811,6 +811,27 @@ class TestNoCall:
         pbx.var(msg, "MESSAGE_SEND_STATUS", "SUCCESS")
         pbx.hangup(msg)
         assert pbx.run() == []
+
+    def test_external_media_channel_is_no_party(self) -> None:
+        """Given an ARI app streaming a call's audio over AudioSocket, then the call completes with its last phone.
+
+        External media channels (UnicastRTP, AudioSocket, WebSocket) are plumbing like Local ones (§3): bridged
+        into the call they take its Linkedid, but the call is complete when its last real party hangs up.
+        """
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
+        b = pbx.channel("PJSIP/202-00000002", a)
+        pbx.dial_begin(a, b, "202")
+        pbx.answer(a, b)
+        media = pbx.channel("AudioSocket/127.0.0.1:9092-8a5b2c4e", state=6)
+        media.linkedid = a.linkedid
+        pbx.bridge("br-ari", a, b, media)
+        pbx.wait(12)
+        pbx.hangup(a)
+        pbx.hangup(b)
+        emitted = pbx.run()
+        assert names(emitted) == [("call_incoming", "202"), (ANSWERED, "202")]
+        assert last(emitted, ANSWERED)["duration"] == "12"
 
 
 class TestLinkedidReuse:

@@ -10,10 +10,12 @@ from agent.mapping.config import MappingConfig
 
 UNKNOWN = "<unknown>"
 # Technologies that are plumbing inside Asterisk, never a party of a call (Local is the common one);
-# `Message/ast_msg_queue` runs the dialplan for SIP MESSAGE texts, which are no calls.
+# `Message/ast_msg_queue` runs the dialplan for SIP MESSAGE texts, which are no calls; UnicastRTP, AudioSocket
+# and WebSocket carry a call's media to an ARI application (external media, transcription).
 INTERNAL_TECHS = frozenset(
-    {"local", "announcer", "cbann", "cbrec", "snoop", "recorder", "unicastrtp", "multicastrtp", "bridge", "message"}
-)
+    {"local", "announcer", "cbann", "cbrec", "snoop", "recorder", "unicastrtp", "multicastrtp", "audiosocket",
+     "websocket", "bridge", "message"}
+)  # fmt: skip
 STATE_RINGING = 5
 STATE_UP = 6
 
