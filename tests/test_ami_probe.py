@@ -50,10 +50,21 @@ class TestProbe:
         assert result.timestamps is None
         assert result.missing_classes == ("call", "dialplan", "agent")
 
+    async def test_resync_refused(self) -> None:
+        """Given a user whose CoreShowChannels is refused, then still ok, no resync, Asterisk's reason kept, and
+        the stamped events counted."""
+        result = await probe(AmiSimulator([TRACE_10], refuse={"CoreShowChannels"}))
+        assert result.ok
+        assert (result.resync, result.resync_refused, result.trouble) == (False, "Permission denied", "")
+        assert result.stamped > 0
+        assert result.unstamped == 0
+        assert result.events >= result.stamped
+
     async def test_wrong_secret(self) -> None:
         """Given a wrong secret, then not ok with Asterisk's message, and the secret appears nowhere."""
         result = await probe(AmiSimulator([TRACE_10], username="event-agent", secret="good"), secret="bad-s3cret")
         assert not result.ok
+        assert (result.reachable, result.refused) == (True, True)
         assert result.message == "Authentication failed"
         assert "bad-s3cret" not in repr(result)
 
@@ -65,3 +76,4 @@ class TestProbe:
         result = await ami_login_probe(fast_settings(port))
         assert not result.ok
         assert result.message.startswith(f"cannot connect to 127.0.0.1:{port}")
+        assert (result.reachable, result.reason) == (False, "connection refused")

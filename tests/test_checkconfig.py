@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from agent.ami.simulator import AmiSimulator
-from agent.ami.wire import FrameDecoder
 from agent.checkconfig import check_config, check_config_main
 from agent.settings import Settings
 
@@ -22,8 +21,10 @@ Simulated = Callable[..., AbstractAsyncContextManager[int]]
 
 
 @asynccontextmanager
-async def _simulator(*, timestamps: bool = True, read_classes: Collection[str] | None = None) -> AsyncIterator[int]:
-    simulator = AmiSimulator([TRACE], username=USER, secret=SECRET, timestamps=timestamps, read_classes=read_classes)
+async def _simulator(*, timestamps: bool = True, read_classes: Collection[str] | None = None,
+                     refuse: Collection[str] = ()) -> AsyncIterator[int]:
+    simulator = AmiSimulator([TRACE], username=USER, secret=SECRET, timestamps=timestamps, read_classes=read_classes,
+                             refuse=refuse)
     port = await simulator.start()
     try:
         yield port
@@ -40,20 +41,6 @@ async def _check(settings: Settings, observe_s: float = 1.0) -> tuple[int, str]:
     out = io.StringIO()
     code = await check_config(settings, out, observe_s=observe_s)
     return code, out.getvalue()
-
-
-async def _refusing_pbx(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """A PBX whose user may log in and read calls but not send CoreShowChannels (no write = reporting)."""
-    writer.write(b"Asterisk Call Manager/11.0.0\r\n")
-    decoder = FrameDecoder(expect_banner=False)
-    while data := await reader.read(65536):
-        for action in map(dict, decoder.feed(data)):
-            answer = {"login": "Response: Success\r\nMessage: Authentication accepted",
-                      "coreshowchannels": "Response: Error\r\nMessage: Permission denied"}.get(action["Action"].lower())
-            if answer:
-                writer.write(f"{answer}\r\nActionID: {action['ActionID']}\r\n\r\n".encode())
-        writer.write(b"Event: Newchannel\r\nPrivilege: call,all\r\nTimestamp: 1795872002.081684\r\n\r\n")
-    writer.close()
 
 
 def _free_port() -> int:
@@ -109,9 +96,7 @@ class TestCheckConfig:
 
     async def test_resync_refused(self) -> None:
         """Given a user without write = reporting, CoreShowChannels is refused: exit 1 and name the fix."""
-        server = await asyncio.start_server(_refusing_pbx, "127.0.0.1", 0)
-        port = int(server.sockets[0].getsockname()[1])
-        async with server:
+        async with _simulator(refuse={"CoreShowChannels"}) as port:
             code, text = await _check(_settings(port), observe_s=0.5)
         assert code == 1
         assert "problem: CoreShowChannels refused (Permission denied): add write = reporting" in text

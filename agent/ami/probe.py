@@ -9,9 +9,10 @@ write class), then listens up to `listen` seconds to the events Asterisk sends o
   and dialing, required), `dialplan` (Newexten/VarSet: failed Dial and channel variables), `agent` (queues).
   AMI has no action that reports a user's read classes, so a class is only "seemingly missing": an idle
   PBX sends nothing in that window. The listening stops early once every class and the Timestamp answer
-  have been seen.
+  have been seen, or when the link drops.
 
-The secret is sent to Asterisk and never appears in the result.
+Trouble with the PBX is a result, never an exception. The secret is sent to Asterisk and never appears in
+the result.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.ami.events import AmiEvent
@@ -28,12 +29,21 @@ from agent.ami.protocol import ActionFailed, AmiProtocol
 from agent.settings import AmiSettings
 
 WANTED_CLASSES = ("call", "dialplan", "agent")
+_UNSTAMPED_EVENTS = frozenset({"FullyBooted"})  # sent at login, never stamped
 _POLL = 0.05
 
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
-    """The outcome of one probe session; `message` is Asterisk's login answer or the connection error."""
+    """The outcome of one probe session.
+
+    `ok`: logged in. `message`: Asterisk's login answer, or the connection error with the address. `reachable`:
+    the TCP connection was made; `refused`: Asterisk answered the Login with an error (`message` says why);
+    `reason`: why connecting or logging in failed otherwise, in plain words without the address.
+    After the login: `resync` (CoreShowChannels answered with a list) or `resync_refused` (Asterisk's reason
+    for refusing it), `trouble` (the link dropped, CoreShowChannels unanswered), and what the `events` showed:
+    how many carried a Timestamp (`stamped`) or not (`unstamped`, FullyBooted aside) and their classes.
+    """
 
     ok: bool
     message: str
@@ -42,6 +52,14 @@ class ProbeResult:
     timestamps: bool | None = None
     classes_seen: tuple[str, ...] = ()
     missing_classes: tuple[str, ...] = ()
+    reachable: bool = False
+    refused: bool = False
+    reason: str = ""
+    resync_refused: str = ""
+    trouble: str = ""
+    events: int = 0
+    stamped: int = 0
+    unstamped: int = 0
 
 
 async def ami_login_probe(
@@ -55,13 +73,16 @@ async def ami_login_probe(
         connecting = loop.create_connection(lambda: AmiProtocol(events.extend, clock), settings.host, settings.port)
         _, protocol = await asyncio.wait_for(connecting, settings.connect_timeout)
     except (OSError, TimeoutError) as exc:
-        return ProbeResult(ok=False, message=f"cannot connect to {target}: {exc or 'timeout'}")
+        reason = failure_reason(exc)
+        return ProbeResult(ok=False, message=f"cannot connect to {target}: {reason}", reason=reason)
     try:
-        return await _session(protocol, settings, events, listen)
+        result = await _session(protocol, settings, events, listen)
     except (ActionFailed, TimeoutError) as exc:
-        return ProbeResult(ok=False, message=f"{target}: {exc}", banner=protocol.decoder.banner or "")
+        banner = protocol.decoder.banner or ""
+        return ProbeResult(ok=False, message=f"{target}: {exc}", banner=banner, reachable=True, reason=str(exc))
     finally:
-        protocol.abort("probe done")
+        protocol.transport.close()  # a clean close after Logoff, as Asterisk expects; idempotent when lost
+    return result
 
 
 async def _session(protocol: AmiProtocol, settings: AmiSettings, events: list[AmiEvent], listen: float) -> ProbeResult:
@@ -70,32 +91,71 @@ async def _session(protocol: AmiProtocol, settings: AmiSettings, events: list[Am
     login = {"Action": "Login", "Username": settings.username, "Secret": secret, "Events": "on"}
     answer: Any = await protocol.request(login, within=settings.connect_timeout)
     if answer.get("Response") != "Success":
-        return ProbeResult(ok=False, message=str(answer.get("Message") or "login refused"), banner=banner)
-    channels: Any = await protocol.request({"Action": "CoreShowChannels"}, within=settings.connect_timeout)
+        message = str(answer.get("Message") or "login refused")
+        return ProbeResult(ok=False, message=message, banner=banner, reachable=True, refused=True)
+    resync, resync_refused, trouble = await _core_show_channels(protocol, settings.connect_timeout)
+    await _listen(protocol, events, listen)
+    if protocol.lost.done():
+        trouble = trouble or "AMI closed the connection"
+    else:
+        with contextlib.suppress(ActionFailed, TimeoutError):
+            await protocol.request({"Action": "Logoff"}, within=1.0)
+    result = _observed(events, str(answer.get("Message", "")), protocol.decoder.banner or banner)
+    return replace(result, resync=resync, resync_refused=resync_refused, trouble=trouble)
+
+
+async def _core_show_channels(protocol: AmiProtocol, within: float) -> tuple[bool, str, str]:
+    """(answered with the channel list, Asterisk's reason for refusing it, trouble getting an answer)."""
+    try:
+        answer: Any = await protocol.request({"Action": "CoreShowChannels"}, within=within)
+    except (ActionFailed, TimeoutError) as exc:
+        return False, "", str(exc)
+    if isinstance(answer, list):
+        return True, "", ""
+    return False, str(answer.get("Message") or "no reason given"), ""
+
+
+async def _listen(protocol: AmiProtocol, events: list[AmiEvent], listen: float) -> None:
     for _ in range(max(1, int(listen / _POLL))):
-        if _settled(events):
-            break
+        if _settled(events) or protocol.lost.done():
+            return
         await asyncio.sleep(_POLL)
-    with contextlib.suppress(ActionFailed, TimeoutError):
-        await protocol.request({"Action": "Logoff"}, within=1.0)
+
+
+def _observed(events: list[AmiEvent], message: str, banner: str) -> ProbeResult:
+    """A logged-in result with what the events showed."""
     seen = _classes(events)
+    telling = [event for event in events if event.name not in _UNSTAMPED_EVENTS]
+    stamped = sum(1 for event in telling if "Timestamp" in event.headers)
     return ProbeResult(
         ok=True,
-        message=str(answer.get("Message", "")),
-        banner=protocol.decoder.banner or banner,
-        resync=isinstance(channels, list),
-        timestamps=_timestamps(events),
+        message=message,
+        banner=banner,
+        timestamps=stamped > 0 if telling else None,
         classes_seen=tuple(sorted(seen)),
         missing_classes=tuple(name for name in WANTED_CLASSES if name not in seen),
+        reachable=True,
+        events=len(events),
+        stamped=stamped,
+        unstamped=len(telling) - stamped,
     )
 
 
+def failure_reason(exc: BaseException) -> str:
+    """A connection error in plain words: `connection refused`, `timed out`, or the system's message."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
 def _classes(events: list[AmiEvent]) -> set[str]:
-    return {name for event in events for name in event.get("Privilege").split(",") if name and name != "all"}
+    return {name.strip() for event in events for name in event.get("Privilege").split(",")} - {"", "all"}
 
 
 def _timestamps(events: list[AmiEvent]) -> bool | None:
-    telling = [event for event in events if event.name != "FullyBooted"]
+    telling = [event for event in events if event.name not in _UNSTAMPED_EVENTS]
     return any("Timestamp" in event.headers for event in telling) if telling else None
 
 
