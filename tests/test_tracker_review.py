@@ -3,7 +3,9 @@
 Each test scripts a short event sequence with the header sets Asterisk 22 sends (tests/pbx_script.py) and
 asserts what DESIGN.md requires, with the reasoning in the docstring. Flows: multi-contact endpoints, FreePBX
 Local ring groups (`/n`), voicemail after no answer, IVR, ConfBridge, parking, unregistered extensions, 603,
-chan_sip/IAX2 names and dial strings, digit-named trunks, follow-me to a mobile, calls outliving their caller.
+chan_sip/IAX2 names and dial strings, digit-named trunks, follow-me to a mobile, trunk failover, unanswered
+outbound calls, cause 26, SIP MESSAGE and external-media channels, calls outliving their caller, a Linkedid
+seen again, FreePBX queues, consults to a mobile, Originate, 302 forwards, and resync races.
 """
 
 from __future__ import annotations
