@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
-from agent.ami.protocol import ActionFailed, AmiProtocol
+from agent.ami.protocol import ActionFailed, AmiProtocol, EventSink
 from agent.settings import AmiSettings
 
 log = logging.getLogger(__name__)
@@ -162,12 +162,7 @@ class AmiClient:
         return self._logins > logins
 
     async def _connect(self) -> AmiProtocol:
-        loop = asyncio.get_running_loop()
-        settings = self._settings
-        factory: Callable[[], AmiProtocol] = lambda: AmiProtocol(self._on_events, self._clock)  # noqa: E731
-        connecting = loop.create_connection(factory, settings.host, settings.port)
-        _, protocol = await asyncio.wait_for(connecting, settings.connect_timeout)
-        return protocol
+        return await connect(self._settings, self._on_events, self._clock)
 
     async def _session(self, protocol: AmiProtocol) -> None:
         await self._login(protocol)
@@ -183,15 +178,9 @@ class AmiClient:
 
     async def _login(self, protocol: AmiProtocol) -> None:
         settings = self._settings
-        login = {
-            "Action": "Login",
-            "Username": settings.username,
-            "Secret": settings.secret.get_secret_value(),
-            "Events": "on",
-        }
-        answer: Any = await protocol.request(login, within=settings.connect_timeout)
-        if answer.get("Response") != "Success":
-            raise LoginFailed(f"login as {settings.username!r} refused: {answer.get('Message') or 'no reason'}")
+        accepted, message = await log_in(protocol, settings)
+        if not accepted:
+            raise LoginFailed(f"login as {settings.username!r} refused: {message or 'no reason'}")
         self._logins += 1
         self._connected = True
         log.info("AMI logged in to %s:%d as %s", settings.host, settings.port, settings.username)
@@ -235,6 +224,24 @@ class AmiClient:
         self._failed_attempts += 1
         self._last_error = error
         log.warning("AMI: %s", error)
+
+
+async def connect(settings: AmiSettings, sink: EventSink, clock: Callable[[], float]) -> AmiProtocol:
+    """A TCP connection to AMI (within `connect_timeout`) whose events go to `sink`; OSError or TimeoutError."""
+    loop = asyncio.get_running_loop()
+    factory: Callable[[], AmiProtocol] = lambda: AmiProtocol(sink, clock)  # noqa: E731
+    connecting = loop.create_connection(factory, settings.host, settings.port)
+    _, protocol = await asyncio.wait_for(connecting, settings.connect_timeout)
+    return protocol
+
+
+async def log_in(protocol: AmiProtocol, settings: AmiSettings) -> tuple[bool, str]:
+    """Send Login (events on) and wait up to `connect_timeout`: (accepted, Asterisk's message). The secret goes
+    to Asterisk only."""
+    login = {"Action": "Login", "Username": settings.username, "Secret": settings.secret.get_secret_value(),
+             "Events": "on"}
+    answer: Any = await protocol.request(login, within=settings.connect_timeout)
+    return answer.get("Response") == "Success", str(answer.get("Message") or "")
 
 
 def _snapshot(answer: Any) -> tuple[dict[str, str], ...] | None:

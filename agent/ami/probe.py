@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from agent.ami.client import connect, log_in
 from agent.ami.events import AmiEvent
 from agent.ami.protocol import ActionFailed, AmiProtocol
 from agent.settings import AmiSettings
@@ -67,11 +68,9 @@ async def ami_login_probe(
 ) -> ProbeResult:
     """Log in once and report what the agent needs to know about this AMI user (see the module docstring)."""
     events: list[AmiEvent] = []
-    loop = asyncio.get_running_loop()
     target = f"{settings.host}:{settings.port}"
     try:
-        connecting = loop.create_connection(lambda: AmiProtocol(events.extend, clock), settings.host, settings.port)
-        _, protocol = await asyncio.wait_for(connecting, settings.connect_timeout)
+        protocol = await connect(settings, events.extend, clock)
     except (OSError, TimeoutError) as exc:
         reason = failure_reason(exc)
         return ProbeResult(ok=False, message=f"cannot connect to {target}: {reason}", reason=reason)
@@ -87,12 +86,9 @@ async def ami_login_probe(
 
 async def _session(protocol: AmiProtocol, settings: AmiSettings, events: list[AmiEvent], listen: float) -> ProbeResult:
     banner = protocol.decoder.banner or ""
-    secret = settings.secret.get_secret_value()
-    login = {"Action": "Login", "Username": settings.username, "Secret": secret, "Events": "on"}
-    answer: Any = await protocol.request(login, within=settings.connect_timeout)
-    if answer.get("Response") != "Success":
-        message = str(answer.get("Message") or "login refused")
-        return ProbeResult(ok=False, message=message, banner=banner, reachable=True, refused=True)
+    accepted, message = await log_in(protocol, settings)
+    if not accepted:
+        return ProbeResult(ok=False, message=message or "login refused", banner=banner, reachable=True, refused=True)
     resync, resync_refused, trouble = await _core_show_channels(protocol, settings.connect_timeout)
     await _listen(protocol, events, listen)
     if protocol.lost.done():
@@ -100,7 +96,7 @@ async def _session(protocol: AmiProtocol, settings: AmiSettings, events: list[Am
     else:
         with contextlib.suppress(ActionFailed, TimeoutError):
             await protocol.request({"Action": "Logoff"}, within=1.0)
-    result = _observed(events, str(answer.get("Message", "")), protocol.decoder.banner or banner)
+    result = _observed(events, message, protocol.decoder.banner or banner)
     return replace(result, resync=resync, resync_refused=resync_refused, trouble=trouble)
 
 
@@ -131,7 +127,7 @@ def _observed(events: list[AmiEvent], message: str, banner: str) -> ProbeResult:
         ok=True,
         message=message,
         banner=banner,
-        timestamps=stamped > 0 if telling else None,
+        timestamps=_timestamps(events),
         classes_seen=tuple(sorted(seen)),
         missing_classes=tuple(name for name in WANTED_CLASSES if name not in seen),
         reachable=True,
