@@ -33,6 +33,7 @@ from agent.webhooks.postman_scope import (
     script_notes,
     stringify,
 )
+from agent.webhooks.request import display_url
 from agent.webhooks.schema import MAX_NAME, action_from_json, action_to_json, validation_details
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -148,11 +149,6 @@ def _unique(name: str, taken: set[str], first: int) -> tuple[str, int]:
         suffix = f"_{number}"
         candidate = name[: MAX_NAME - len(suffix)] + suffix
     return candidate, number
-
-
-def display_url(action: Action) -> str:
-    query = "&".join(f"{kv.key}={kv.value}" if kv.value else kv.key for kv in action.query)
-    return action.url + (f"?{query}" if query else "")
 
 
 @dataclass

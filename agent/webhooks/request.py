@@ -58,6 +58,12 @@ def split_url_query(url: str) -> tuple[str, tuple[KeyValue, ...]]:
     return base, tuple(entries)
 
 
+def display_url(action: Action) -> str:
+    """The URL with the query list after `?`, unencoded and unsubstituted, as people read it."""
+    query = "&".join(f"{kv.key}={kv.value}" if kv.value else kv.key for kv in action.query)
+    return action.url + (f"?{query}" if query else "")
+
+
 def is_json_type(content_type: str) -> bool:
     """True for application/json, text/json and any `+json` media type."""
     media = content_type.split(";", 1)[0].strip().lower()

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from agent.records import pairs_to_json
 from agent.webhooks.model import METHODS, Action, Auth, Body, KeyValue, Method
 from agent.webhooks.request import split_url_query
 from agent.webhooks.template import TAG_RE
@@ -231,15 +232,11 @@ def action_from_json(data: object, *, action_id: int | None = None) -> Action:
     )
 
 
-def _pairs_json(pairs: tuple[KeyValue, ...]) -> list[dict[str, str]]:
-    return [{"key": pair.key, "value": pair.value} for pair in pairs]
-
-
 def body_to_json(body: Body) -> dict[str, Any]:
     if body.type == "raw":
         return {"type": "raw", "content_type": body.content_type, "raw": body.raw}
     if body.type in ("form-data", "x-www-form-urlencoded"):
-        return {"type": body.type, "fields": _pairs_json(body.fields)}
+        return {"type": body.type, "fields": pairs_to_json(body.fields)}
     return {"type": "none"}
 
 
@@ -261,8 +258,8 @@ def action_to_json(action: Action, *, active_events: int, undefined: list[str]) 
         "description": action.description,
         "method": action.method,
         "url": action.url,
-        "query": _pairs_json(action.query),
-        "headers": _pairs_json(action.headers),
+        "query": pairs_to_json(action.query),
+        "headers": pairs_to_json(action.headers),
         "body": body_to_json(action.body),
         "auth": auth_to_json(action.auth),
         "timeout_s": action.timeout_s,

@@ -16,6 +16,7 @@ from agent.admin_api.tryout import dry_run, dry_run_unsaved, test_action
 from agent.mapping.catalog import ALL_PARAMETERS
 from agent.store import Store
 from agent.webhooks.model import Action
+from agent.webhooks.request import display_url
 from agent.webhooks.schema import action_from_json, action_to_json, validation_details
 from agent.webhooks.template import undefined_tags
 
@@ -33,8 +34,7 @@ def action_id(request: web.Request) -> int:
 
 def request_line(action: Action) -> str:
     """`METHOD URL` with the query list shown after `?`, as the actions list describes each action."""
-    query = "&".join(f"{kv.key}={kv.value}" if kv.value else kv.key for kv in action.query)
-    return f"{action.method} {action.url}{'?' + query if query else ''}"
+    return f"{action.method} {display_url(action)}"
 
 
 class ActionView:
