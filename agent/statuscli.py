@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from agent.admin_api.auth import TOKEN_FILE
+from agent.admin_api.auth import TOKEN_FILE, configured_token, stored_token
 from agent.settings import Settings
 
 STATUS_PATH = "/api/v1/status"
@@ -61,13 +61,12 @@ def target_of(settings: Settings) -> Target:
 
 
 def _token(settings: Settings) -> str:
-    if settings.admin.token is not None and settings.admin.token.get_secret_value():
-        return settings.admin.token.get_secret_value()
+    configured = configured_token(settings)
+    if configured:
+        return configured
     path = Path(settings.state_dir) / TOKEN_FILE
     try:
-        token = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        token = ""
+        token = stored_token(path)
     except OSError as exc:
         reason = f"cannot read the admin token {path}: {exc.strerror}"
         raise StatusError(f"{reason} (run as root or as the agent's user)") from None

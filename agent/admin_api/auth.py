@@ -35,9 +35,22 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def configured_token(settings: Settings) -> str:
+    """EVENT_AGENT_ADMIN__TOKEN, "" when unset."""
+    return settings.admin.token.get_secret_value() if settings.admin.token else ""
+
+
+def stored_token(path: Path) -> str:
+    """The token saved in `path`, "" when there is no such file; OSError when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
+
+
 def load_or_create_token(settings: Settings) -> str:
     """The admin token (see the module docstring); raises SettingsError when it cannot be had safely."""
-    configured = settings.admin.token.get_secret_value() if settings.admin.token else ""
+    configured = configured_token(settings)
     if configured:
         return configured
     if not is_loopback(settings.admin.host):
@@ -50,9 +63,7 @@ def load_or_create_token(settings: Settings) -> str:
 
 def _token_file(path: Path) -> str:
     try:
-        existing = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        existing = ""
+        existing = stored_token(path)
     except OSError as exc:
         raise SettingsError([f"EVENT_AGENT_STATE_DIR: cannot read {path}: {exc.strerror}"]) from None
     if existing:
