@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -243,18 +243,24 @@ def configure_logging(level: str) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
-async def serve(settings: Settings) -> int:
-    """Run the agent until SIGTERM or SIGINT; 0 on a clean stop, 1 when it cannot start."""
-    agent = Agent(settings)
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event that SIGTERM or SIGINT sets while inside; the handlers are removed on leaving."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        return await _serve(agent, stop)
+        yield stop
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+
+
+async def serve(settings: Settings) -> int:
+    """Run the agent until SIGTERM or SIGINT; 0 on a clean stop, 1 when it cannot start."""
+    with stop_on_signals() as stop:
+        return await _serve(Agent(settings), stop)
 
 
 async def _serve(agent: Agent, stop: asyncio.Event) -> int:

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import signal
 import socket
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from agent.ami.simulator import AmiSimulator
-from agent.app import DATABASE_FILE, Agent, configure_logging
+from agent.app import DATABASE_FILE, Agent, configure_logging, stop_on_signals
 from agent.mapping.catalog import EVENT_KEYS
 from agent.settings import AdminSettings, AmiSettings, Settings, SettingsError
 from agent.store import Store
@@ -103,17 +102,13 @@ def demo_settings(base: Settings, state_dir: Path, ami_port: int, token: str) ->
     return base.model_copy(update={"state_dir": state_dir, "ami": ami, "admin": admin, "delivery": delivery})
 
 
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    return stop
-
-
 async def demo(base: Settings, state_dir: Path) -> int:
     """Run until SIGINT/SIGTERM; 0 on a clean stop."""
-    stop = _stop_on_signals()
+    with stop_on_signals() as stop:
+        return await _demo(base, state_dir, stop)
+
+
+async def _demo(base: Settings, state_dir: Path, stop: asyncio.Event) -> int:
     simulator = AmiSimulator(sorted(TRACES_DIR.glob("*.ami")), host=LOOPBACK, speed=1.0, loop=True)
     token = secrets.token_urlsafe(24)
     async with sink() as sink_url:
