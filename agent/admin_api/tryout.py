@@ -9,6 +9,7 @@ with the same field names (`auth.token`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -63,8 +64,9 @@ async def _values(request: web.Request, event: str, given: Values, mask_secrets:
     return merged(samples, custom, given)
 
 
-def _event(request: web.Request, action_id: int | str) -> str:
-    return f"test.{action_id}.{int(deps(request).clock().timestamp())}"
+def _event(action_id: int | str, now: datetime) -> str:
+    """The event name of a try-out: `test.<action id>.<unix time>` (`test.preview.<unix time>` when unsaved)."""
+    return f"test.{action_id}.{int(now.timestamp())}"
 
 
 async def test_action(request: web.Request, action_id: int) -> dict[str, Any]:
@@ -72,7 +74,7 @@ async def test_action(request: web.Request, action_id: int) -> dict[str, Any]:
     api = deps(request)
     action = await api.store.get_action(action_id)
     now = api.clock()
-    event = f"test.{action_id}.{int(now.timestamp())}"
+    event = _event(action_id, now)
     result = await api.send_test(action, await _values(request, event, await _given(request), mask_secrets=False))
     row = await api.store.add_activity(NewActivity(
         action=action.name, action_id=action_id, event=event, call_id="", attempt=1, status=result.status,
@@ -85,7 +87,7 @@ async def test_action(request: web.Request, action_id: int) -> dict[str, Any]:
 async def dry_run(request: web.Request, action_id: int) -> dict[str, Any]:
     """The request the stored action would send now, without sending it."""
     action = await deps(request).store.get_action(action_id)
-    return await _rendered(request, action, _event(request, action_id), await _given(request))
+    return await _rendered(request, action, _event(action_id, deps(request).clock()), await _given(request))
 
 
 async def dry_run_unsaved(request: web.Request) -> dict[str, Any]:
@@ -95,7 +97,7 @@ async def dry_run_unsaved(request: web.Request) -> dict[str, Any]:
         action = action_from_json(body.action)
     except ValidationError as exc:
         raise ApiError(422, "validation failed", validation_details(exc)) from None
-    return await _rendered(request, action, _event(request, "preview"), body.values)
+    return await _rendered(request, action, _event("preview", deps(request).clock()), body.values)
 
 
 async def _rendered(request: web.Request, action: Action, event: str, given: Values) -> dict[str, Any]:
