@@ -301,3 +301,49 @@ class TestAdoptedMultiContact:
         emitted = [item for event in pbx.events for item in tracker.feed(event)]
         assert names(emitted) == [(ANSWERED, "203")]
         assert (emitted[0].params["adopted"], emitted[0].params["talk_duration"]) == ("1", "10")
+
+
+class TestMissedDuringOutage:
+    def outage(self, state: int) -> tuple[Pbx, CallTracker, Chan, Chan]:
+        """201 and 202's channels are seen; the link drops; DialBegin (and more) is missed; resync at `state`."""
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
+        b = pbx.channel("PJSIP/202-00000002", a)
+        tracker = CallTracker(MappingConfig())
+        assert [item for event in pbx.events for item in tracker.feed(event)] == []
+        tracker.connection_lost(pbx.now)
+        pbx.events.clear()
+        pbx.wait(4)
+        b.state = state
+        lines = [snapshot_line(a, "Dial", "PJSIP/202,20", "00:00:04"), snapshot_line(b, "AppDial", "(Outgoing Line)",
+                                                                                      "00:00:04")]  # fmt: skip
+        assert tracker.resync(lines, pbx.now) == []
+        return pbx, tracker, a, b
+
+    def test_dialbegin_missed_then_busy(self) -> None:
+        """Given both channels known and their DialBegin missed in an outage, when 202 is busy, then its hangup.
+
+        §3 Resync: legs are rebuilt from AppDial channels; a channel we knew but never saw dialed is no
+        different from one we did not know. The call then follows the normal rules: call_hangup BUSY, unanswered.
+        """
+        pbx, tracker, a, b = self.outage(5)
+        pbx.request(b, "17", "486")
+        pbx.dial("DialEnd", a, b, DialStatus="BUSY")
+        pbx.hangup(b, "17")
+        pbx.hangup(a)
+        emitted = [item for event in pbx.events for item in tracker.feed(event)]
+        assert names(emitted) == [("call_hangup", "202"), (UNANSWERED, "202")]
+        assert last(emitted, "call_hangup")["hangup_by"] == "callee"
+
+    def test_answer_missed(self) -> None:
+        """Given the DialBegin and the answer missed in an outage (202 Up in the snapshot), then call_answered.
+
+        §3 Resync: an Up AppDial channel is answered, with the resync moment as its answer time.
+        """
+        pbx, tracker, a, b = self.outage(6)
+        pbx.wait(10)
+        pbx.hangup(a)
+        pbx.hangup(b)
+        emitted = [item for event in pbx.events for item in tracker.feed(event)]
+        assert names(emitted) == [(ANSWERED, "202")]
+        assert last(emitted, ANSWERED)["talk_duration"] == "10"

@@ -18,7 +18,7 @@ from agent.mapping.channels import (
     endpoint_kind,
     target_endpoint,
 )
-from agent.mapping.lifecycle import make_channel, pair_local
+from agent.mapping.lifecycle import make_channel, pair_local, parse_state
 
 Headers = Mapping[str, str]
 # The applications that dial legs, and what their outgoing channels run ("(Outgoing Line)"): Dial and Queue.
@@ -27,11 +27,13 @@ OUTGOING_APPS = frozenset({"AppDial", "AppQueue"})
 
 
 def resync(book: Book, snapshot: Sequence[Headers], at: float) -> list[SystemEvent]:
-    """Complete calls whose channels vanished (reconciled), then adopt the calls with live channels we do not know.
+    """Complete calls whose channels vanished (reconciled), adopt the calls with live channels we do not know,
+    and rebuild the legs whose dialing we missed.
 
-    Such a call started before we connected. Events between the login and the snapshot may have shown some
-    of its channels already (a callee's Newchannel, a DialBegin from a caller we never saw): it is adopted
-    from all its live channels, so its caller and legs are rebuilt all the same.
+    A call with unknown channels started before we connected. Events between the login and the snapshot may
+    have shown some of its channels already (a callee's Newchannel, a DialBegin from a caller we never saw): it
+    is adopted from all its live channels, so its caller and legs are rebuilt all the same. In a call we know,
+    an outgoing channel (AppDial) that is no leg yet was dialed while the link was down: it becomes one too.
     """
     live = {uid: headers for headers in snapshot if (uid := headers.get("Uniqueid", "")) and headers.get("Linkedid")}
     events: list[SystemEvent] = []
@@ -41,6 +43,9 @@ def resync(book: Book, snapshot: Sequence[Headers], at: float) -> list[SystemEve
     unknown = [headers for uid, headers in live.items() if uid not in book.channels]
     for linkedid in by_linkedid(unknown):
         adopt(book, linkedid, everyone[linkedid], at)
+    for linkedid, group in everyone.items():
+        if (held := book.calls.get(linkedid)) is not None:
+            rebuild_legs(book, held, group, at)
     return events
 
 
@@ -98,9 +103,18 @@ def adopt(book: Book, linkedid: str, group: list[Headers], at: float) -> None:
     channels = [adopt_channel(book, call, headers, at) for headers in group]
     if not call.caller:
         choose_caller(book, call, group, channels)
+
+
+def rebuild_legs(book: Book, call: Call, group: list[Headers], at: float) -> None:
+    """The call's live outgoing channels (AppDial, AppQueue) whose DialEnd we did not see are its legs, in the
+    state the snapshot shows (a channel Up now answered while we were away, at the resync moment)."""
     caller_data = next((h.get("ApplicationData", "") for h in group if h.get("Uniqueid") == call.caller), "")
-    for headers, channel in zip(group, channels, strict=True):
-        if headers.get("Application") in OUTGOING_APPS and not channel.dialend_status:
+    for headers in group:
+        channel = book.channels.get(headers.get("Uniqueid", ""))
+        if channel is None or channel.linkedid != call.call_id or channel.dialend_status:
+            continue
+        if headers.get("Application") in OUTGOING_APPS:
+            channel.state = parse_state(headers.get("ChannelState", "")) or channel.state
             rebuild_leg(book, call, channel, trunk_number(book, caller_data), at)
 
 
@@ -139,12 +153,20 @@ def rebuild_leg(book: Book, call: Call, channel: Channel, number: str, at: float
     """An AppDial (AppQueue) channel: Up = answered at the resync moment, Ringing = ringing, else offered."""
     answered_at = at if channel.state == STATE_UP else None
     if channel.kind is Kind.TRUNK:
-        leg = TrunkLeg(channel.where.endpoint, channel.uniqueid, number or channel.exten, answered_at)
-        call.trunk_legs.setdefault(channel.uniqueid, leg)
-        call.trunk = call.trunk or channel.where.endpoint
+        rebuild_trunk_leg(call, channel, number, answered_at)
         return
     if channel.kind is Kind.EXTENSION:
         rebuild_extension_leg(call, channel, answered_at)
+
+
+def rebuild_trunk_leg(call: Call, channel: Channel, number: str, answered_at: float | None) -> None:
+    """A trunk AppDial channel: its trunk leg, answered now if it is Up and we had not seen it answer."""
+    fresh = TrunkLeg(channel.where.endpoint, channel.uniqueid, number or channel.exten)
+    leg = call.trunk_legs.setdefault(channel.uniqueid, fresh)
+    if answered_at is not None and leg.answered_at is None:
+        leg.answered_at, leg.dial_status = answered_at, leg.dial_status or "ANSWER"
+        call.answers += 1
+    call.trunk = call.trunk or channel.where.endpoint
 
 
 def rebuild_extension_leg(call: Call, channel: Channel, answered_at: float | None) -> None:
@@ -157,5 +179,6 @@ def rebuild_extension_leg(call: Call, channel: Channel, answered_at: float | Non
         leg.dialing[channel.uniqueid] = None
     elif leg.answered_at is None:
         leg.channel, leg.answered_at = channel.uniqueid, answered_at
+        call.answers += 1
         call.answered.append(extension)
         call.first_answer = call.first_answer if call.first_answer is not None else answered_at
