@@ -217,3 +217,46 @@ class TestForward:
                                   ("ringing", "205"), ("call_hangup", "205"), (UNANSWERED, "202")]  # fmt: skip
         done = last(emitted, UNANSWERED)
         assert done["offered_extensions"] == "202,205"
+
+
+class TestTransferTargetCancelled:
+    def script(self, caller_first: bool) -> Pbx:
+        """201 calls 202 (answered); 202 blind-transfers 201 to 203; 203 rings; 201 hangs up before 203 answers."""
+        pbx = Pbx()
+        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
+        b = pbx.channel("PJSIP/202-00000002", a)
+        pbx.dial_begin(a, b, "202")
+        pbx.ringing(a, b)
+        pbx.answer(a, b)
+        pbx.wait(30)
+        pbx.emit("BlindTransfer", Result="Success", **b.block("Transferer"), **a.block("Transferee"),
+                 IsExternal="No", Context="from-internal", Extension="203")  # fmt: skip
+        pbx.hangup(b)
+        a.exten = "203"
+        c = pbx.channel("PJSIP/203-00000003", a)
+        pbx.dial_begin(a, c, "203")
+        pbx.ringing(a, c)
+        pbx.wait(6)
+        pbx.request(a, "16")
+        if caller_first:
+            pbx.hangup(a)
+        pbx.dial("DialEnd", a, c, DialStatus="CANCEL")
+        pbx.hangup(c, "16")
+        if not caller_first:
+            pbx.hangup(a)
+        return pbx
+
+    def test_caller_hangs_up_while_the_target_rings(self) -> None:
+        """Given a blind-transfer target still ringing when the caller hangs up, then call_hangup for it.
+
+        §4: call_hangup for a CANCEL because the caller hung up; not for one because another leg answered.
+        202 answered before 203 was even offered, so 203's CANCEL is not "answered elsewhere" (its channel
+        ends with cause 16, not 26): 203 gets its call_hangup (hangup_by caller), held until the caller's
+        Hangup when that comes later. The call completes answered by 202.
+        """
+        for caller_first in (True, False):
+            emitted = self.script(caller_first).run()
+            assert names(emitted) == [("call_incoming", "202"), ("ringing", "202"), ("call_incoming", "203"),
+                                      ("ringing", "203"), ("call_hangup", "203"), (ANSWERED, "202")]  # fmt: skip
+            hangup = last(emitted, "call_hangup")
+            assert (hangup["dial_status"], hangup["hangup_by"]) == ("CANCEL", "caller")

@@ -20,6 +20,7 @@ class Leg:
     extension: str
     channel: str
     offered_at: float
+    answers_before: int = 0  # how many answers the call had when this leg was offered
     dialing: dict[str, None] = field(default_factory=dict)  # an ordered set, in DialBegin order
     ringing: bool = False
     answered_at: float | None = None
@@ -88,6 +89,7 @@ class Call:
     reconciled: bool = False
     seq: int = 0
     generation: int = 0
+    answers: int = 0  # DialEnd ANSWERs so far (first one of each leg and trunk leg)
 
     @property
     def key(self) -> str:
@@ -105,6 +107,13 @@ class Call:
     def first_trunk_answer(self) -> float | None:
         times = [leg.answered_at for leg in self.trunk_legs.values() if leg.answered_at is not None]
         return min(times) if times else None
+
+    def answered_since(self, leg: Leg) -> bool:
+        """A leg answered after `leg` was offered: a CANCEL of `leg` now means "answered elsewhere" (DESIGN §4).
+
+        A leg offered after the call was answered (a transfer target) was not cancelled by that answer.
+        """
+        return self.answers > leg.answers_before
 
     def first_trunk_leg(self) -> TrunkLeg | None:
         return next(iter(self.trunk_legs.values()), None)

@@ -9,11 +9,6 @@ from agent.mapping.channels import Channel, Kind
 from agent.mapping.params import LegView, Outcome, round_half_up, round_up
 
 
-def any_leg_answered(call: Call) -> bool:
-    """An extension leg or a trunk leg answered (held CANCELs are then 'answered elsewhere')."""
-    return call.first_answer is not None or call.first_trunk_answer() is not None
-
-
 def answered_elsewhere(book: Book, uniqueid: str) -> bool:
     """The channel ended with cause 26: another leg answered, even one that is no party of ours (DESIGN §4)."""
     channel = book.channels.get(uniqueid)
@@ -46,12 +41,12 @@ def complete(book: Book, call: Call, time: float, end: float) -> list[SystemEven
 def flush_held(book: Book, call: Call, time: float) -> list[SystemEvent]:
     """Held DialEnd CANCELs become call_hangup (hangup_by caller) unless a leg answered meanwhile."""
     held, call.held = call.held, []
-    if any_leg_answered(call):
-        return []
     events = []
     for extension in held:
         leg = call.legs[extension]
-        if leg.hangup_sent or leg.answered_at is not None or answered_elsewhere(book, leg.channel):
+        if leg.hangup_sent or leg.answered_at is not None or call.answered_since(leg):
+            continue
+        if answered_elsewhere(book, leg.channel):
             continue
         leg.hangup_sent = True
         leg.hangup_by = "caller"
@@ -71,10 +66,8 @@ def flush_unresolved(book: Book, call: Call, time: float) -> list[SystemEvent]:
 
     dial_status is then the DIALSTATUS variable when the dialplan class showed it (DESIGN §4), else "".
     """
-    if any_leg_answered(call):
-        return []
     events = []
-    for leg in [leg for leg in call.legs.values() if never_ended(book, leg)]:
+    for leg in [leg for leg in call.legs.values() if never_ended(book, call, leg)]:
         leg.channel = leg.live_channel
         leg.ended_at, leg.dial_status, leg.hangup_sent = time, call.dialstatus, True
         leg.hangup_cause = channel_cause(book, leg.channel)
@@ -83,11 +76,11 @@ def flush_unresolved(book: Book, call: Call, time: float) -> list[SystemEvent]:
     return events
 
 
-def never_ended(book: Book, leg: Leg) -> bool:
+def never_ended(book: Book, call: Call, leg: Leg) -> bool:
     """Offered, and neither answered, ended, forwarded nor cancelled because another leg answered."""
     if leg.hangup_sent or leg.answered_at is not None or leg.ended_at is not None or leg.forwarded:
         return False
-    return not answered_elsewhere(book, leg.live_channel)
+    return not call.answered_since(leg) and not answered_elsewhere(book, leg.live_channel)
 
 
 def completion_due(book: Book, call: Call) -> bool:

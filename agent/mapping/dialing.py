@@ -16,7 +16,7 @@ from agent.mapping.channels import (
     endpoint_kind,
     target_endpoint,
 )
-from agent.mapping.completion import answered_elsewhere, any_leg_answered
+from agent.mapping.completion import answered_elsewhere
 from agent.mapping.lifecycle import parse_state, ring, touch
 
 
@@ -111,7 +111,7 @@ def offer_extension(book: Book, call: Call, dest: Channel, time: float) -> list[
     leg = call.legs.get(extension)
     events = []
     if leg is None:
-        leg = call.legs[extension] = Leg(extension, dest.uniqueid, time)
+        leg = call.legs[extension] = Leg(extension, dest.uniqueid, time, answers_before=call.answers)
         events.append(book.leg_event(call, CALL_INCOMING, leg, time))
     elif dest.dialend_status:
         return events  # a late copy of the DialBegin of a channel whose DialEnd came already
@@ -167,6 +167,7 @@ def end_trunk_leg(dial: Dial, trunk_leg: TrunkLeg, status: str) -> None:
     trunk_leg.dial_status = status
     if status == "ANSWER":
         trunk_leg.answered_at = dial.event.time
+        dial.call.answers += 1
         dial.call.held.clear()
     else:
         trunk_leg.hangup_by = ended_by(status, dial.dest.request_cause or dial.dest.hangup_cause)
@@ -191,6 +192,7 @@ def answer(call: Call, leg: Leg, time: float) -> None:
     """DialEnd ANSWER: the leg answered; CANCELs held so far were 'answered elsewhere'."""
     if leg.answered_at is None:
         leg.answered_at = time
+        call.answers += 1
     if leg.extension not in call.answered:
         call.answered.append(leg.extension)
     if call.first_answer is None:
@@ -204,7 +206,7 @@ def cancel(book: Book, dial: Dial, leg: Leg) -> list[SystemEvent]:
     if dial.event.get("Forward"):
         leg.forwarded = True
         return []
-    if any_leg_answered(call) or leg.hangup_sent or answered_elsewhere(book, dial.dest.uniqueid):
+    if call.answered_since(leg) or leg.hangup_sent or answered_elsewhere(book, dial.dest.uniqueid):
         return []
     caller = book.caller(call)
     if caller is not None and caller.hungup:
