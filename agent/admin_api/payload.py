@@ -49,6 +49,8 @@ def parse_json(data: bytes) -> Any:
     except json.JSONDecodeError as exc:
         detail = {"message": exc.msg, "line": exc.lineno, "column": exc.colno}
         raise ApiError(400, "malformed JSON", [detail]) from None
+    except RecursionError:
+        raise ApiError(400, "malformed JSON", [{"message": "the document is nested too deeply"}]) from None
 
 
 async def read_json(request: web.Request, limit: int = DEFAULT_LIMIT) -> Any:
