@@ -89,8 +89,6 @@ class TestMissedDialBegin:
         names = [e.name for e in reconnect("04_internal_busy_486", 10, 28)]
         assert names[-2:] == ["call_hangup", "call_unanswered"]
 
-    @pytest.mark.xfail(strict=True, reason="tracker: resync does not rebuild legs of channels it already knows, so "
-                                           "a DialBegin missed during an outage is lost (reported)")
     def test_known_channels_dial_missed(self) -> None:
         """Given both channels seen (Newchannel) before the link is lost, and the DialBegin missed, when the
         link is back while the callee rings and the call ends busy, then call_hangup and call_unanswered."""
