@@ -10,6 +10,7 @@ WAL with synchronous=NORMAL: a committed row survives a killed process (not nece
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 MAX_PER_PAGE = 500
+BUSY_TIMEOUT = 5.0  # seconds a write waits for another process's lock before failing with "database is locked"
 ENQUEUE_CHUNK = 500
 _ACTION_COLUMNS = "id, name, description, method, url, timeout_s, parts"
 _OUTBOX_COLUMNS = ("id, seq, event_id, event, call_id, action_id, action_name, request, profile, attempts, "
@@ -117,10 +119,12 @@ class Store:
         self._flushing = False
 
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
+    async def open(cls, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> Store:
+        """Open (and migrate) the database; a write waits up to `busy_timeout` s for another process's lock."""
         db = await aiosqlite.connect(str(path), isolation_level=None)
         db.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON", "busy_timeout = 5000"):
+        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON",
+                       f"busy_timeout = {round(busy_timeout * 1000)}"):
             await db.execute(f"PRAGMA {pragma}")
         await migrate(db)
         async with db.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox") as cursor:
@@ -133,14 +137,20 @@ class Store:
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One transaction. A failed COMMIT (disk full, locked) is rolled back too, unless SQLite already did:
+        the connection is never left inside a transaction, so the next write can begin."""
         async with self._lock:
+            if self._db.in_transaction:  # left open by a ROLLBACK that failed too
+                await self._db.execute("ROLLBACK")
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                await self._db.execute("COMMIT")
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        await self._db.execute("ROLLBACK")
                 raise
-            await self._db.execute("COMMIT")
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         async with self._db.execute(sql, params) as cursor:
