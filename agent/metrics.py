@@ -104,10 +104,17 @@ class Metrics:
         self.latency = Histogram("event_agent_delivery_duration_seconds", "Duration of one delivery attempt")
         self.outbox_depth = Gauge("event_agent_outbox_depth", "Deliveries waiting to be sent")
         self.calls_in_progress = Gauge("event_agent_calls_in_progress", "Calls the tracker follows")
+        self.store_ok = Gauge("event_agent_store_ok", "1 while the database accepts the agent's writes")
+        self.store_backlog = Gauge("event_agent_store_backlog",
+                                   "System events held in memory while the database refuses writes")
+        self.events_dropped = Counter("event_agent_system_events_dropped_total",
+                                      "System events dropped because the backlog was full")
+        self.store_ok.set(1.0)
 
     def _all(self) -> tuple[Counter | Gauge | Histogram, ...]:
         return (self.ami_events, self.ami_connected, self.system_events, self.pump_errors, self.enqueued,
-                self.attempts, self.deliveries, self.latency, self.outbox_depth, self.calls_in_progress)
+                self.attempts, self.deliveries, self.latency, self.outbox_depth, self.calls_in_progress,
+                self.store_ok, self.store_backlog, self.events_dropped)
 
     def render(self) -> str:
         return "\n".join(line for metric in self._all() for line in metric.lines()) + "\n"
