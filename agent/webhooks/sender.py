@@ -3,6 +3,12 @@
 Each attempt runs in its own task under a semaphore, so a slow or dead endpoint only holds its own slots and
 never blocks the event loop. The outcome (delivered, retry later, failed, expired) and the activity row are
 committed together; pending rows are loaded again on start, so a restart resumes them.
+
+While the database refuses writes (locked, disk full: `storehealth.transient`), an attempt keeps its outcome
+and retries committing it with a capped backoff, holding its slot and its lane: later deliveries of that call
+and action wait, and the row stays pending in the database until the outcome is committed, so a stop or crash
+meanwhile sends it again after the next start (at least once). Its activity row is written late, with the
+attempt's own date. Which row is due next is decided in memory (`Lanes`), so no database read can stop the loop.
 """
 
 from __future__ import annotations
@@ -10,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
 import aiohttp
@@ -23,6 +30,7 @@ from agent.metrics import Metrics
 from agent.records import Delivery, NewActivity
 from agent.settings import DeliverySettings
 from agent.store import Store
+from agent.storehealth import WRITE_RETRY, Backoff, StoreHealth, transient
 from agent.webhooks.model import RenderedRequest
 from agent.webhooks.outbox import Lanes
 from agent.webhooks.retry import AttemptResult, RetryPolicy
@@ -32,6 +40,7 @@ log = logging.getLogger("agent.delivery")
 MESSAGE_LIMIT = 500
 INVALID_URL = "invalid URL: it needs http:// or https:// and a host (the URL is not shown: it may hold a secret)"
 READ_LIMIT = 4096
+WRITER = "delivery outcomes"
 
 
 def truncate(text: str, limit: int = MESSAGE_LIMIT) -> str:
@@ -59,8 +68,13 @@ class Sender:
     """Delivers outbox rows; `start()`, `submit(rows)`, `drain(grace)`, `close()`."""
 
     def __init__(self, store: Store, settings: DeliverySettings, policy: RetryPolicy, metrics: Metrics,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, *, health: StoreHealth | None = None,
+                 backoff: Backoff = WRITE_RETRY) -> None:
         self._store = store
+        self._health = health or StoreHealth(clock)
+        self._backoff = backoff
+        self._waiting = 0
+        self._late = 0
         self._settings = settings
         self._policy = policy
         self._metrics = metrics
@@ -76,6 +90,11 @@ class Sender:
     def depth(self) -> int:
         """Deliveries not yet finished (waiting or in flight)."""
         return len(self._lanes)
+
+    @property
+    def outcomes_waiting(self) -> int:
+        """Attempts made whose outcome the database has not accepted yet."""
+        return self._waiting
 
     async def start(self) -> None:
         """Open the session, load the pending rows and start sending."""
@@ -123,6 +142,9 @@ class Sender:
     async def close(self) -> None:
         """Stop sending (in-flight attempts are cancelled; their rows stay pending) and close the session."""
         tasks = [*self._tasks, *([self._loop_task] if self._loop_task else [])]
+        if self._waiting:
+            log.warning("stopping with %d delivery outcomes not recorded (%s): those deliveries stay pending and "
+                        "are sent again after the next start", self._waiting, self._health.error)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -169,8 +191,8 @@ class Sender:
     async def _attempt(self, row: Delivery) -> None:
         started = self._clock()
         if started > row.expires_at:
-            await self._store.settle(row.id, state="expired", attempts=row.attempts, next_attempt_at=started,
-                                     now=started)
+            await self._record(lambda: self._store.settle(row.id, state="expired", attempts=row.attempts,
+                                                          next_attempt_at=started, now=started))
             self._finished(row, "expired", f"expired before attempt {row.attempts + 1} could be made")
             return
         result = await self.send(row.request)
@@ -178,8 +200,9 @@ class Sender:
         decision = self._policy.decide(result, attempts, row.expires_at, now)
         activity = NewActivity(row.action_name, row.action_id, row.event, row.call_id, attempts, result.status,
                                result.message, result.duration_ms, started)
-        await self._store.settle(row.id, state=decision.state, attempts=attempts,
-                                 next_attempt_at=decision.next_attempt_at, now=now, activity=activity)
+        await self._record(lambda: self._store.settle(row.id, state=decision.state, attempts=attempts,
+                                                      next_attempt_at=decision.next_attempt_at, now=now,
+                                                      activity=activity))
         self._metrics.attempts.inc("ok" if result.ok else "error")
         log.info("delivery action=%r event=%s call=%s attempt=%d status=%d %.0fms: %s", row.action_name,
                  row.event, row.call_id, attempts, result.status, result.duration_ms, decision.reason)
@@ -187,6 +210,30 @@ class Sender:
             self._lanes.retry(replace(row, attempts=attempts, next_attempt_at=decision.next_attempt_at))
         else:
             self._finished(row, decision.state, "")
+
+    async def _record(self, settle: Callable[[], Awaitable[None]]) -> None:
+        """Commit an outcome; while the store refuses writes (transient errors), wait and try again."""
+        delays = self._backoff.delays()
+        waited = False
+        try:
+            while True:
+                try:
+                    await settle()
+                except sqlite3.Error as exc:
+                    if not transient(exc):
+                        raise
+                    self._waiting += 0 if waited else 1
+                    waited = True
+                    self._health.failed(WRITER, exc)
+                    await asyncio.sleep(next(delays))
+                else:
+                    self._late += 1 if waited else 0
+                    return
+        finally:
+            self._waiting -= 1 if waited else 0
+            if waited and not self._waiting and self._late:
+                self._health.resumed(WRITER, f"recorded {self._late} delivery outcomes late")
+                self._late = 0
 
     def _finished(self, row: Delivery, state: str, note: str) -> None:
         self._metrics.deliveries.inc(state)
