@@ -1,8 +1,11 @@
 """Composition root: builds every part from the settings, runs them, and stops them in order.
 
 Start: store -> sender (resumes pending rows) -> rater -> pump -> AMI client -> admin API -> activity purge.
-Stop (SIGTERM/SIGINT): stop intake (AMI logoff), let the pump drain the queue and the sender finish what is due,
-both within `delivery.drain_grace_period`, then close the admin API, the HTTP session and the store.
+The pump writes through a `Backlog`, which holds system events in memory while the database refuses writes;
+`StoreHealth` (what `status` shows under "store") is fed by the backlog and the sender.
+Stop (SIGTERM/SIGINT): stop intake (AMI logoff), let the pump drain the queue, the backlog write what it holds
+and the sender finish what is due, all within `delivery.drain_grace_period`, then close the admin API, the HTTP
+session and the store.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
@@ -25,6 +29,7 @@ from agent.admin_api.auth import load_or_create_token
 from agent.admin_api.deps import ApiDeps, TestResult
 from agent.ami.client import AmiClient
 from agent.ami.events import AmiMessage
+from agent.backlog import Backlog
 from agent.mapping.rating import Rate, RateTable
 from agent.mapping.tracker import CallTracker
 from agent.metrics import Metrics
@@ -32,6 +37,7 @@ from agent.pump import Pump
 from agent.records import Rate as StoredRate
 from agent.settings import EX_CONFIG, Settings, SettingsError
 from agent.store import Store
+from agent.storehealth import StoreHealth, transient
 from agent.webhooks.dispatcher import Dispatcher
 from agent.webhooks.model import Action
 from agent.webhooks.request import render
@@ -72,7 +78,9 @@ class Agent:
         self.tracker = CallTracker(settings.mapping.compile())
         self.ami = AmiClient(settings.ami, self.queue, clock)
         self.policy = RetryPolicy.from_settings(settings.delivery)
+        self.health = StoreHealth(clock)
         self._store: Store | None = None
+        self._backlog: Backlog | None = None
         self._sender: Sender | None = None
         self._dispatcher: Dispatcher | None = None
         self._pump: Pump | None = None
@@ -94,6 +102,12 @@ class Agent:
         return self._sender
 
     @property
+    def backlog(self) -> Backlog:
+        if self._backlog is None:
+            raise RuntimeError("agent not started")
+        return self._backlog
+
+    @property
     def pump(self) -> Pump:
         if self._pump is None:
             raise RuntimeError("agent not started")
@@ -104,12 +118,14 @@ class Agent:
         token = load_or_create_token(self.settings) if serve_api else ""
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
         self._store = await Store.open(self.settings.state_dir / DATABASE_FILE)
-        self._sender = Sender(self._store, self.settings.delivery, self.policy, self.metrics, self.clock)
+        self._sender = Sender(self._store, self.settings.delivery, self.policy, self.metrics, self.clock,
+                              health=self.health)
         self._dispatcher = Dispatcher(self._store, self.policy, self._sender.submit, self.clock)
         self._follow_gauges()
         await self._sender.start()
         await self.refresh_rater()
-        self._pump = Pump(self.queue, self.tracker, self._dispatch, self.metrics, self.clock)
+        self._backlog = Backlog(self._dispatch, self.health, self.metrics)
+        self._pump = Pump(self.queue, self.tracker, self._backlog.put, self.metrics, self.clock)
         self._spawn("pump", self._pump.run())
         self._spawn("ami", self.ami.run())
         if serve_api:
@@ -120,6 +136,8 @@ class Agent:
         self.metrics.outbox_depth.follow(lambda: self.sender.depth)
         self.metrics.ami_connected.follow(lambda: 1.0 if self.ami.connected else 0.0)
         self.metrics.calls_in_progress.follow(lambda: self.tracker.calls_in_progress)
+        self.metrics.store_ok.follow(lambda: 1.0 if self.health.ok else 0.0)
+        self.metrics.store_backlog.follow(lambda: len(self._backlog) if self._backlog else 0)
 
     def _spawn(self, name: str, coroutine: Coroutine[Any, Any, None]) -> None:
         self._tasks[name] = asyncio.create_task(coroutine, name=name)
@@ -141,16 +159,24 @@ class Agent:
         log.info("admin API on http://%s:%d/", self.settings.admin.host, self.api_port)
 
     def status(self) -> Mapping[str, object]:
-        """Live state for /api/v1/status: the AMI link, calls in progress, outbox depth, counters."""
+        """Live state for /api/v1/status: the AMI link, the store, calls in progress, outbox depth, counters."""
         ami = self.ami.status()
         return {
             "ami": {"connected": ami.connected, "last_event_at": _iso(ami.last_event_at), "events": ami.events,
                     "reconnects": ami.reconnects, "malformed_frames": ami.malformed_frames,
                     "last_error": ami.last_error},
+            "store": self._store_status(),
             "calls_in_progress": self.tracker.calls_in_progress,
             "outbox_depth": self._sender.depth if self._sender else 0,
             "counters": self.metrics.counters(),
         }
+
+    def _store_status(self) -> dict[str, object]:
+        """Whether the database accepts writes; what is held in memory meanwhile and what was dropped."""
+        return {"ok": self.health.ok, "error": self.health.error, "since": _iso(self.health.since),
+                "backlog": len(self._backlog) if self._backlog else 0,
+                "dropped": self._backlog.dropped if self._backlog else 0,
+                "outcomes_waiting": self._sender.outcomes_waiting if self._sender else 0}
 
     async def send_test(self, action: Action, values: Mapping[str, str]) -> TestResult:
         """Save & Test: render and send once now; the admin API records the activity row."""
@@ -182,8 +208,11 @@ class Agent:
         while True:
             try:
                 await self.purge()
-            except Exception:
-                log.exception("activity purge failed; trying again later")
+            except Exception as exc:
+                if not transient(exc):
+                    log.exception("activity purge failed; trying again later")
+                else:
+                    log.warning("activity purge skipped (%s); trying again later", exc)
             await asyncio.sleep(PURGE_EVERY)
 
     async def run_until_idle(self, ami_messages: int = 0) -> None:
@@ -191,8 +220,9 @@ class Agent:
         await self.pump.wait_processed(ami_messages)
         while True:
             await self.queue.join()
+            await self.backlog.wait_written()
             await self.sender.wait_idle()
-            if self.queue.empty() and not self.sender.depth:
+            if self.queue.empty() and not len(self.backlog) and not self.sender.depth:
                 return
 
     async def stop(self) -> None:
@@ -204,6 +234,8 @@ class Agent:
             async with asyncio.timeout_at(deadline):
                 await self.queue.join()
         await self._cancel("pump")
+        if self._backlog is not None:
+            await self._backlog.close(max(0.0, deadline - asyncio.get_running_loop().time()))
         if self._sender is not None:
             await self._sender.drain(max(0.0, deadline - asyncio.get_running_loop().time()))
         if self._runner is not None:
@@ -266,7 +298,7 @@ async def serve(settings: Settings) -> int:
 async def _serve(agent: Agent, stop: asyncio.Event) -> int:
     try:
         await agent.start()
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:
         log.error("cannot start: %s", exc)  # noqa: TRY400 (the reason is the message; no traceback wanted)
         await agent.stop()
         return 1

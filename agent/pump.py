@@ -4,6 +4,10 @@
 logged with that message, counted, and the loop goes on with the next. Messages already waiting in the queue
 are taken together (up to BATCH), so a burst costs one outbox transaction, in emission order.
 Stuck calls are expired periodically.
+
+In the daemon `dispatch` is `Backlog.put` (agent/backlog.py): while the database refuses writes (locked, disk
+full) it holds the system events in memory, in order, and returns at once, so tracking goes on; only errors
+that waiting cannot fix reach the supervision point here.
 """
 
 from __future__ import annotations
