@@ -3,11 +3,14 @@
 Handlers raise `ApiError` (or let the store's NotFound/Conflict and pydantic's ValidationError through);
 `error_middleware` turns every failure, including aiohttp's own 404/405/413 and unexpected exceptions, into
 that shape. Unexpected exceptions are logged with the method and path only: never bodies, headers or tokens.
+A database that refuses the request for now (locked by another process, disk full: `storehealth.transient`)
+is a 503 with a plain message and `Retry-After`, logged as one warning line, not a 500 with a traceback.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -15,6 +18,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from agent.records import Conflict, StoreError
+from agent.storehealth import describe, transient
 from agent.webhooks.schema import validation_details
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,8 @@ def invalid(field: str, message: str) -> ApiError:
     """A 422 naming one offending field."""
     return ApiError(422, "validation failed", [{"field": field, "message": message}])
 
+
+RETRY_AFTER_S = 5
 
 _HTTP_MESSAGES = {
     404: "not found",
@@ -70,6 +76,14 @@ def _expected(exc: ApiError | StoreError | ValidationError) -> web.Response:
     return error_response(404, str(exc) or "not found")
 
 
+def unavailable(request: web.Request, exc: sqlite3.Error) -> web.Response:
+    """503 for a transient store error: what the database said, and when to try again."""
+    log.warning("admin API: %s %s: database unavailable: %s", request.method, request.path, describe(exc))
+    response = error_response(503, f"the database is unavailable ({describe(exc)}); try again in a few seconds")
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Map every failure to the error shape (see the module docstring)."""
@@ -81,6 +95,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return _from_http(exc)
+    except sqlite3.Error as exc:
+        if not transient(exc):
+            log.exception("admin API: unexpected error on %s %s", request.method, request.path)
+            return error_response(500, "internal error")
+        return unavailable(request, exc)
     except Exception:
         log.exception("admin API: unexpected error on %s %s", request.method, request.path)
         return error_response(500, "internal error")
