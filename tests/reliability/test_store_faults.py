@@ -38,8 +38,6 @@ time.sleep(float(sys.argv[2]))
 db.execute("COMMIT")
 """
 STORE_TROUBLE = "store trouble is reported in the status and the log, and every accepted delivery is made"
-LOSES = ("a write that fails (database locked past busy_timeout, or disk full) loses the system events of that "
-         "pump batch: Pump._process logs 'failed to dispatch' and drops them, and the status has no store health")
 
 
 @asynccontextmanager
@@ -72,7 +70,6 @@ def store_problem_shown(agent: Agent) -> bool:
 
 
 class TestDatabaseLocked:
-    @pytest.mark.xfail(strict=True, reason=LOSES)
     async def test_locked_by_another_process(self, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
         """Given another process holding the database with BEGIN EXCLUSIVE for 8 s while the 35-call trace is
         replayed, when the lock is released, then the calls were tracked meanwhile, the status and the log
@@ -125,7 +122,6 @@ def can_mount() -> bool:
 
 
 class TestDiskFull:
-    @pytest.mark.xfail(strict=True, reason=LOSES)
     async def test_disk_full(self, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
         """Given the state directory on a 4 MB tmpfs filled up to the last 8 kB by another file, when the
         35-call trace is replayed and the file is then removed, then the calls were tracked meanwhile, the
