@@ -200,9 +200,10 @@ class SimProcess:
         self.port = port
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self, *, resume_at: int = 0, pause_at: int | None = None, loop: bool = False) -> SimProcess:
+    async def start(self, *, resume_at: int = 0, pause_at: int | None = None, loop: bool = False,
+                    speed: float = 0.0) -> SimProcess:
         args = [sys.executable, "-m", "tests.reliability.simproc", "--port", str(self.port),
-                "--resume-at", str(resume_at), *[str(t) for t in self.traces]]
+                "--resume-at", str(resume_at), "--speed", str(speed), *[str(t) for t in self.traces]]
         if pause_at is not None:
             args += ["--pause-at", str(pause_at)]
         if loop:
