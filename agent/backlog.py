@@ -134,8 +134,9 @@ class Backlog:
 
     async def wait_written(self) -> None:
         """Return once nothing is held (tests and `run_until_idle`)."""
-        while self._held and self._task is not None:
-            await asyncio.wait({self._task})
+        task = self._task
+        if self._held and task is not None and not task.done():
+            await asyncio.wait({task})
 
     async def close(self, grace: float) -> None:
         """Try at once, and for up to `grace` s, to write what is held; then stop. What is left is logged lost."""

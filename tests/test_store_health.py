@@ -16,6 +16,7 @@ import pytest
 
 from agent.ami.events import AmiMessage
 from agent.ami.trace import read_events
+from agent.app import Agent
 from agent.backlog import Backlog
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.config import MappingConfig
@@ -30,8 +31,8 @@ from agent.webhooks.model import Action
 from agent.webhooks.retry import RetryPolicy
 from agent.webhooks.sender import Sender
 from tests.api_harness import running_api
-from tests.delivery_support import fast_delivery, receiver, system_event
-from tests.reliability.harness import eventually
+from tests.delivery_support import fast_delivery, free_port, receiver, system_event
+from tests.reliability.harness import agent_settings, eventually
 
 TRACE = Path(__file__).parent / "fixtures/ami_traces/01_internal_answered_caller_hangup.ami"
 QUICK = Backoff(first=0.01, cap=0.05)
@@ -262,3 +263,23 @@ class TestApiUnavailable:
         assert (status, set(body), body["details"], retry) == (503, {"error", "details"}, [], "5")
         assert "database is locked" in body["error"]
         assert (read, after) == (200, 200)
+
+
+class TestAgentStatus:
+    async def test_store_section(self, tmp_path: Path) -> None:
+        """Given a running agent, when its writers report a refused write, then status shows it under "store"
+        with the error and since when (ISO, UTC), and the metrics say the store is not ok."""
+        agent = Agent(agent_settings(tmp_path, free_port()), clock=lambda: 1_800_000_000.0)
+        await agent.start(serve_api=False)
+        try:
+            healthy = dict(agent.status()["store"])  # type: ignore[call-overload]
+            agent.health.failed("system events", sqlite3.OperationalError("database is locked"))
+            troubled = dict(agent.status()["store"])  # type: ignore[call-overload]
+            metrics = agent.metrics.render()
+        finally:
+            await agent.stop()
+        assert healthy == {"ok": True, "error": None, "since": None, "backlog": 0, "dropped": 0,
+                           "outcomes_waiting": 0}
+        assert troubled == {**healthy, "ok": False, "error": "database is locked", "since": "2027-01-15T08:00:00Z"}
+        assert "event_agent_store_ok 0" in metrics
+        assert "event_agent_store_backlog 0" in metrics

@@ -5,8 +5,9 @@ Store on a SQLite file in tmp_path.
 
 Contract for the daemon:
 - `status()` returns the live state as plain JSON-able data, e.g. `{"ami": {"connected": True,
-  "last_event_at": "2026-...Z"}, "calls_in_progress": 3, "outbox_depth": 0, "counters": {...}}`. The API adds
-  nothing secret to it and serves it as is under `/api/v1/status`.
+  "last_event_at": "2026-...Z"}, "store": {"ok": True, "error": None, "since": None, "backlog": 0, ...},
+  "calls_in_progress": 3, "outbox_depth": 0, "counters": {...}}`. The API adds nothing secret to it and serves
+  it as is under `/api/v1/status`.
 - `send_test(action, values)` renders `action` with `values` (system sample values merged with custom
   parameters), sends it once now with the daemon's sender and returns the outcome; it must not raise for
   delivery failures (status 0 and the error text instead) and must not write the activity row: the API
