@@ -209,10 +209,10 @@ class Agent:
             try:
                 await self.purge()
             except Exception as exc:
-                if not transient(exc):
-                    log.exception("activity purge failed; trying again later")
-                else:
+                if transient(exc):
                     log.warning("activity purge skipped (%s); trying again later", exc)
+                else:
+                    log.exception("activity purge failed; trying again later")
             await asyncio.sleep(PURGE_EVERY)
 
     async def run_until_idle(self, ami_messages: int = 0) -> None:

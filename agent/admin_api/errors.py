@@ -10,7 +10,6 @@ is a 503 with a plain message and `Retry-After`, logged as one warning line, not
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -76,7 +75,7 @@ def _expected(exc: ApiError | StoreError | ValidationError) -> web.Response:
     return error_response(404, str(exc) or "not found")
 
 
-def unavailable(request: web.Request, exc: sqlite3.Error) -> web.Response:
+def unavailable(request: web.Request, exc: BaseException) -> web.Response:
     """503 for a transient store error: what the database said, and when to try again."""
     log.warning("admin API: %s %s: database unavailable: %s", request.method, request.path, describe(exc))
     response = error_response(503, f"the database is unavailable ({describe(exc)}); try again in a few seconds")
@@ -95,11 +94,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return _from_http(exc)
-    except sqlite3.Error as exc:
-        if not transient(exc):
-            log.exception("admin API: unexpected error on %s %s", request.method, request.path)
-            return error_response(500, "internal error")
-        return unavailable(request, exc)
-    except Exception:
+    except Exception as exc:
+        if transient(exc):
+            return unavailable(request, exc)
         log.exception("admin API: unexpected error on %s %s", request.method, request.path)
         return error_response(500, "internal error")
