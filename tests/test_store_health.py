@@ -8,7 +8,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -185,6 +185,26 @@ class TestBacklog:
         with pytest.raises(ValueError, match="no active connection"):
             await backlog.put(events(1))
         assert len(backlog) == 0
+
+    async def test_permanent_error_while_held(self, caplog: pytest.LogCaptureFixture) -> None:
+        """Given held events whose retry fails for good (not a store error), then they are logged with their
+        calls, counted as pump errors and dropped, and later events are written again."""
+        outcomes: list[BaseException | None] = [sqlite3.OperationalError("database is locked"), ValueError("bug")]
+        written: list[str] = []
+
+        async def write(batch: Sequence[SystemEvent]) -> None:
+            outcome = outcomes.pop(0) if outcomes else None
+            if outcome is not None:
+                raise outcome
+            written.extend(e.call_id for e in batch)
+
+        metrics = Metrics()
+        backlog = Backlog(write, StoreHealth(time.time), metrics, backoff=QUICK)
+        await backlog.put(events(2))
+        await backlog.wait_written()
+        await backlog.put(events(3)[2:])
+        assert (len(backlog), metrics.pump_errors.value(), written) == (0, 1, ["c2"])
+        assert any("call_incoming/c1" in m for m in messages(caplog, logging.ERROR))
 
     async def test_close_reports_loss(self, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
         """Given events held when the agent stops, when the grace period ends locked, then the loss is logged."""
