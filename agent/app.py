@@ -47,7 +47,7 @@ from agent.webhooks.sender import Sender
 log = logging.getLogger("agent")
 
 DATABASE_FILE = "event-agent.db"
-QUEUE_SIZE = 100_000
+QUEUE_SIZE = 2_048  # AMI messages (~2.6 kB each): when full, the AMI client pauses reading (agent/ami/inlet.py)
 PURGE_EVERY = 3600.0
 FINISHED_OUTBOX_KEEP = 3600.0
 
@@ -164,7 +164,8 @@ class Agent:
         return {
             "ami": {"connected": ami.connected, "last_event_at": _iso(ami.last_event_at), "events": ami.events,
                     "reconnects": ami.reconnects, "malformed_frames": ami.malformed_frames,
-                    "last_error": ami.last_error},
+                    "last_error": ami.last_error, "paused": ami.paused, "pauses": ami.pauses,
+                    "paused_seconds": round(ami.paused_seconds, 3)},
             "store": self._store_status(),
             "calls_in_progress": self.tracker.calls_in_progress,
             "outbox_depth": self._sender.depth if self._sender else 0,

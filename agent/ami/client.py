@@ -14,6 +14,16 @@ never checks Ping answers and does no resync:
 - a lost link puts `ConnectionLost` in the queue and reconnects after a capped exponential backoff
   (`reconnect_min` doubling up to `reconnect_max`, reset by a successful login);
 - events reach the queue through one enqueue-only sink; the consumer's failures cannot touch the link.
+
+Backpressure: nothing read is ever dropped. The queue is bounded; when it is full, what it cannot take waits
+in an `Inlet` (agent.ami.inlet) and reading the socket is paused until the consumer has taken it all. Pausing is
+safe: a real PBX sends far fewer events than the pump handles (hundreds a second against tens of thousands),
+so pauses only happen in bursts and replays and last as long as the pump needs for one queueful; meanwhile the
+kernel buffers what Asterisk writes (our receive buffer and its send buffer, megabytes). Only a stall long
+enough to fill both would block Asterisk's write to us, and after its `writetimeout` (manager.conf, 100 ms by
+default) Asterisk drops the session: then we reconnect and resync like after any loss. While paused nothing
+is read, Ping answers included, so the watchdog does not count that silence against the link. `status()`
+reports how often and how long reading was paused.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
+from agent.ami.inlet import Inlet
 from agent.ami.protocol import ActionFailed, AmiProtocol, EventSink
 from agent.settings import AmiSettings
 
@@ -48,6 +59,10 @@ class AmiStatus:
     reconnects: int
     failed_attempts: int
     last_error: str
+    paused: bool = False
+    pauses: int = 0
+    paused_seconds: float = 0.0
+    waiting: int = 0
 
 
 def reconnect_delay(failures: int, low: float, high: float) -> float:
@@ -56,7 +71,8 @@ def reconnect_delay(failures: int, low: float, high: float) -> float:
 
 
 class AmiClient:
-    """Keeps the AMI link up and puts `AmiEvent | ConnectionLost | ConnectionUp` into `queue`, in order."""
+    """Keeps the AMI link up and puts `AmiEvent | ConnectionLost | ConnectionUp` into `queue`, in order, every
+    one of them: a full (bounded) queue pauses reading instead of dropping anything."""
 
     def __init__(self, settings: AmiSettings, queue: asyncio.Queue[AmiMessage], clock: Callable[[], float]) -> None:
         self._settings = settings
@@ -68,7 +84,9 @@ class AmiClient:
         self._events = 0
         self._malformed = 0
         self._failed_attempts = 0
-        self._dropped = 0
+        self._inlet = Inlet(queue, self._hold, self._release)
+        self._pauses = 0
+        self._paused_seconds = 0.0
         self._last_error = ""
         self.last_event_at: float | None = None
         self._connected = False
@@ -91,7 +109,18 @@ class AmiClient:
     def reconnects(self) -> int:
         return max(0, self._logins - 1)
 
+    @property
+    def pauses(self) -> int:
+        """Times reading was paused because the queue was full, over all connections."""
+        return self._pauses + (self._protocol.pauses if self._protocol else 0)
+
+    @property
+    def paused_seconds(self) -> float:
+        """Time reading spent paused because the queue was full, over all connections."""
+        return self._paused_seconds + (self._protocol.paused_seconds() if self._protocol else 0.0)
+
     def status(self) -> AmiStatus:
+        protocol = self._protocol
         return AmiStatus(
             connected=self.connected,
             last_event_at=self.last_event_at,
@@ -100,44 +129,54 @@ class AmiClient:
             reconnects=self.reconnects,
             failed_attempts=self._failed_attempts,
             last_error=self._last_error,
+            paused=protocol is not None and protocol.paused,
+            pauses=self.pauses,
+            paused_seconds=self.paused_seconds,
+            waiting=len(self._inlet),
         )
 
     async def run(self) -> None:
-        """Connect, and reconnect, until `close()`."""
+        """Connect, and reconnect, until `close()`; then return once every message read is in the queue."""
         failures = 0
-        while not self._closing.is_set():
-            logged_in = await self._attempt()
-            failures = 0 if logged_in else failures + 1
-            delay = reconnect_delay(failures, self._settings.reconnect_min, self._settings.reconnect_max)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), delay)
+        try:
+            while not self._closing.is_set():
+                logged_in = await self._attempt()
+                failures = 0 if logged_in else failures + 1
+                delay = reconnect_delay(failures, self._settings.reconnect_min, self._settings.reconnect_max)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), delay)
+            await self._inlet.flushed()
+        finally:
+            self._inlet.cancel()
 
     async def close(self) -> None:
         """Log off and stop; `run()` returns."""
         self._closing.set()
         protocol = self._protocol
         if protocol is not None and not protocol.lost.done():
-            with contextlib.suppress(ActionFailed, TimeoutError):
-                await protocol.request({"Action": "Logoff"}, within=1.0)
+            if protocol.paused:  # its answer would wait behind unread events: say goodbye without waiting
+                protocol.action({"Action": "Logoff"})
+            else:
+                with contextlib.suppress(ActionFailed, TimeoutError):
+                    await protocol.request({"Action": "Logoff"}, within=1.0)
             protocol.abort("closed by the agent")
 
     def _enqueue(self, message: AmiMessage) -> None:
-        try:
-            self._queue.put_nowait(message)
-        except asyncio.QueueFull:
-            self._dropped += 1
-            log.warning("AMI queue full: %s dropped (%d so far)", type(message).__name__, self._dropped)
+        self._inlet.put((message,))
 
     def _on_events(self, events: list[AmiEvent]) -> None:
         self._events += len(events)
         self.last_event_at = events[-1].received_at
-        put = self._queue.put_nowait
-        try:
-            for event in events:
-                put(event)
-        except asyncio.QueueFull:
-            self._dropped += 1
-            log.warning("AMI queue full: events dropped (%d times so far)", self._dropped)
+        self._inlet.put(events)
+
+    def _hold(self) -> None:
+        """The queue is full: stop reading until the inlet has handed over what waits."""
+        if self._protocol is not None:
+            self._protocol.pause()
+
+    def _release(self) -> None:
+        if self._protocol is not None:
+            self._protocol.resume()
 
     async def _attempt(self) -> bool:
         """One connection, from connect to loss; True if it got as far as a successful login."""
@@ -200,11 +239,13 @@ class AmiClient:
         interval = self._settings.ping_interval
         while not protocol.lost.done():
             await asyncio.sleep(interval)
-            seen = protocol.bytes_received
+            if protocol.paused:
+                continue  # we read nothing while paused: the silence is ours, not the link's
+            seen, pauses = protocol.bytes_received, protocol.pauses
             with contextlib.suppress(TimeoutError, ActionFailed):
                 await protocol.request({"Action": "Ping"}, within=interval)
                 continue
-            if protocol.bytes_received == seen and not protocol.lost.done():
+            if protocol.bytes_received == seen and protocol.pauses == pauses and not protocol.lost.done():
                 log.warning("AMI silent for %.1f s after a Ping: reconnecting", interval)
                 protocol.abort(f"no answer to Ping within {interval} s")
 
@@ -212,6 +253,8 @@ class AmiClient:
         if not protocol.lost.done():
             protocol.abort(self._last_error or "session ended")
         self._malformed += protocol.decoder.stats.malformed
+        self._pauses += protocol.pauses
+        self._paused_seconds += protocol.paused_seconds()
         self._protocol = None
         was_connected, self._connected = self._connected, False
         protocol.release_held()  # events read during an unfinished resync are still real events

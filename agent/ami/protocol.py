@@ -52,6 +52,9 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self._hold_for: str | None = None
         self._held: list[AmiEvent] | None = None
         self.resync_at: float | None = None
+        self.pauses = 0
+        self._paused_since: float | None = None
+        self._paused_total = 0.0
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -60,6 +63,31 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+
+    @property
+    def paused(self) -> bool:
+        """Reading is paused (the consumer's queue is full): nothing arrives, not even answers."""
+        return self._paused_since is not None
+
+    def paused_seconds(self) -> float:
+        """Time spent paused on this connection, the current pause included."""
+        since = self._paused_since
+        current = 0.0 if since is None else asyncio.get_running_loop().time() - since
+        return self._paused_total + current
+
+    def pause(self) -> None:
+        """Stop reading the socket (the kernel buffers what Asterisk sends meanwhile)."""
+        if self._paused_since is None:
+            self._paused_since = asyncio.get_running_loop().time()
+            self.pauses += 1
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        """Read the socket again."""
+        since, self._paused_since = self._paused_since, None
+        if since is not None:
+            self._paused_total += asyncio.get_running_loop().time() - since
+            self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         self.bytes_received += len(data)
