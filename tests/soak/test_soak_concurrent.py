@@ -2,7 +2,7 @@
 ingest rate and the delivery latency must stay within the benchmark targets of docs/README-performance-*.md:
 
 - ingest >= 0.5x raw parse: events/s from the socket into the daemon while the 1,000 calls start, beside a
-  plain `split` + dict client reading the same bytes from the same simulator;
+  plain `split` + dict client reading the same bytes from the same simulator (best of 3 rounds, as bench/);
 - delivery p99 <= 2x the minimal pipeline: with the 1,000 calls up, probe calls are injected; latency is
   from the probe's last Hangup written to the AMI socket to its call_answered request arriving at the
   receiver, for the daemon (`event-agent run`) and for the minimal pipeline (tests/soak/minimal.py: AMI
@@ -15,7 +15,8 @@ import asyncio
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -71,13 +72,14 @@ async def raw_rate(stream: Path, events: int) -> float:
 
 
 async def ingest_rate(daemon: Daemon, sim: SimProcess, events: int) -> float:
-    """Events/s from the socket into the daemon (its AMI event counter, polled every 20 ms)."""
+    """Events/s from the socket into the daemon: from the release of the burst to the receive time of its last
+    event (the status' `last_event_at`), polled every 200 ms so the polling does not slow it."""
     began = await sim.command(f"pause {events}")
-    for _ in range(100_000):
-        status = await daemon.status()
-        if status["ami"]["events"] >= events:
-            return events / (time.time() - began)
-        await asyncio.sleep(0.02)
+    for _ in range(10_000):
+        await asyncio.sleep(0.2)
+        ami = (await daemon.status())["ami"]
+        if ami["events"] >= events:
+            return events / (datetime.fromisoformat(ami["last_event_at"]).timestamp() - began)
     raise AssertionError("the daemon did not read the burst")
 
 
@@ -92,16 +94,13 @@ def probe_files(tmp_path: Path, number: int) -> tuple[Path, Path, str]:
     return head, tail, renumber_id(PROBE_CALL, copy)
 
 
-async def probe_latencies(tmp_path: Path, sim: SimProcess, rx: Sink) -> list[float]:
-    """Milliseconds from each probe's last Hangup written to its call_answered arriving."""
-    latencies = []
-    for number in range(PROBES):
-        head, tail, call_id = probe_files(tmp_path, number)
-        await sim.command(f"inject {head}")
-        await rx.wait_for("ringing", call_id)
-        written = await sim.command(f"inject {tail}")
-        latencies.append((await rx.wait_for("call_answered", call_id) - written) * 1000.0)
-    return latencies
+async def probe(tmp_path: Path, sim: SimProcess, rx: Sink, number: int) -> float:
+    """Milliseconds from a probe call's last Hangup written to its call_answered arriving."""
+    head, tail, call_id = probe_files(tmp_path, number)
+    await sim.command(f"inject {head}")
+    await rx.wait_for("ringing", call_id)
+    written = await sim.command(f"inject {tail}")
+    return (await rx.wait_for("call_answered", call_id) - written) * 1000.0
 
 
 async def quiet(rx: Sink) -> None:
@@ -116,49 +115,80 @@ def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass
 class Run:
-    rate: float
-    latencies: list[float]
-    made: int
-    duplicates: int
-    in_progress: int
+    rate: float = 0.0
+    ours: list[float] = field(default_factory=list)
+    minimal: list[float] = field(default_factory=list)
+    made: int = 0
+    duplicates: int = 0
+    in_progress: int = 0
 
 
-async def daemon_run(tmp_path: Path, stream: Path, paused: int, expected: int) -> Run:
-    state = tmp_path / "daemon"
+async def start_minimal(sim: SimProcess, rx: Sink) -> asyncio.subprocess.Process:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.soak.minimal", str(sim.port), str(rx.port), cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    assert (await asyncio.wait_for(process.stdout.readline(), WAIT)).strip() == b"READY"
+    return process
+
+
+async def daemon_ingest(tmp_path: Path, stream: Path, paused: int) -> float:
+    """One ramp of the 1,000 calls into a fresh daemon: its events/s."""
     sim = await SimProcess([stream]).start(pause_at=0)
-    async with sink(keep=False, watch=True) as rx:
-        await configure(state, rx.port, actions=5, per_event=True)
-        daemon = await Daemon(state, sim.port, LOG_LEVEL="WARNING").start()
+    async with sink(keep=False) as rx:
+        await configure(tmp_path, rx.port, actions=5, per_event=True)
+        daemon = await Daemon(tmp_path, sim.port, LOG_LEVEL="WARNING").start()
         try:
-            rate = await ingest_rate(daemon, sim, paused)
-            await quiet(rx)
-            in_progress = (await daemon.status())["calls_in_progress"]
-            latencies = await probe_latencies(tmp_path, sim, rx)
-            await sim.command("pause none")
-            await eventually(lambda: rx.total >= expected + PROBES * 3, within=600, what="every delivery")
+            return await ingest_rate(daemon, sim, paused)
         finally:
             await daemon.stop()
             await sim.stop()
-    return Run(rate, latencies, len(rx.counts), rx.duplicates, in_progress)
 
 
-async def minimal_run(tmp_path: Path, stream: Path, paused: int) -> list[float]:
-    sim = await SimProcess([stream]).start(pause_at=paused)
-    async with sink(keep=False, watch=True) as rx:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.soak.minimal", str(sim.port), str(rx.port), cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE)
+async def ingest_ratio(tmp_path: Path, stream: Path, paused: int) -> tuple[float, float, float]:
+    """Best of 3 rounds (as bench/ingest.py): each round a raw client then a fresh daemon, back to back.
+    Returns (ratio, daemon events/s, raw events/s) of the best round."""
+    rounds = []
+    for number in range(3):
+        raw = await raw_rate(stream, paused)
+        ours = await daemon_ingest(tmp_path / f"ingest{number}", stream, paused)
+        rounds.append((ours / raw, ours, raw))
+    return max(rounds)
+
+
+async def both(tmp_path: Path, stream: Path, paused: int, expected: int) -> Run:
+    """The daemon and the minimal pipeline side by side, each holding the 1,000 calls; probes alternate
+    between them so that the machine's noise falls on both alike."""
+    run = Run()
+    state = tmp_path / "daemon"
+    sim = await SimProcess([stream]).start(pause_at=0)
+    other = await SimProcess([stream]).start(pause_at=paused)
+    async with sink(keep=False, watch=True) as rx, sink(keep=False, watch=True) as rx_minimal:
+        await configure(state, rx.port, actions=5, per_event=True)
+        daemon = await Daemon(state, sim.port, LOG_LEVEL="WARNING").start()
+        minimal: asyncio.subprocess.Process | None = None
         try:
-            assert process.stdout is not None
-            assert (await asyncio.wait_for(process.stdout.readline(), WAIT)).strip() == b"READY"
+            run.rate = await ingest_rate(daemon, sim, paused)
             await quiet(rx)
-            return await probe_latencies(tmp_path, sim, rx)
+            minimal = await start_minimal(other, rx_minimal)
+            await quiet(rx_minimal)
+            run.in_progress = (await daemon.status())["calls_in_progress"]
+            for number in range(PROBES):
+                run.ours.append(await probe(tmp_path, sim, rx, number))
+                run.minimal.append(await probe(tmp_path, other, rx_minimal, PROBES + number))
+            await sim.command("pause none")
+            await eventually(lambda: rx.total >= expected + PROBES * 3, within=600, what="every delivery")
         finally:
-            process.terminate()
-            await process.wait()
+            if minimal is not None:
+                minimal.terminate()
+                await minimal.wait()
+            await daemon.stop()
             await sim.stop()
+            await other.stop()
+    run.made, run.duplicates = len(rx.counts), rx.duplicates
+    return run
 
 
 @pytest.mark.slow
@@ -171,18 +201,17 @@ class TestThousandConcurrent:
         paused = pause_point()
         expected = len(golden_copies(TRACES, range(COPIES)))
         assert len(trace_events(stream.read_bytes())) > paused
-        raw = await raw_rate(stream, paused)
-        ours = await daemon_run(tmp_path, stream, paused, expected)
-        minimal = await minimal_run(tmp_path, stream, paused)
-        ratio, slower = ours.rate / raw, p99(ours.latencies) / p99(minimal)
+        ratio, rate, raw = await ingest_ratio(tmp_path, stream, paused)
+        run = await both(tmp_path, stream, paused, expected)
+        slower = p99(run.ours) / p99(run.minimal)
         record(Row(
-            "soak: 1,000 concurrent calls", 1, ours.in_progress, expected + PROBES * 3, ours.made, ours.duplicates,
-            figures=(f"ingest {ours.rate:,.0f} ev/s = {ratio:.2f}x raw ({raw:,.0f}); delivery p50/p99 "
-                     f"{statistics.median(ours.latencies):.1f}/{p99(ours.latencies):.1f} ms vs minimal "
-                     f"{statistics.median(minimal):.1f}/{p99(minimal):.1f} ms = {slower:.2f}x"),
-            note=f"{PROBES} probe calls injected while {ours.in_progress} calls were in progress",
+            "soak: 1,000 concurrent calls", 1, run.in_progress, expected + PROBES * 3, run.made, run.duplicates,
+            figures=(f"ingest {rate:,.0f} ev/s = {ratio:.2f}x raw ({raw:,.0f}); delivery p50/p99 "
+                     f"{statistics.median(run.ours):.1f}/{p99(run.ours):.1f} ms vs minimal "
+                     f"{statistics.median(run.minimal):.1f}/{p99(run.minimal):.1f} ms = {slower:.2f}x"),
+            note=f"{PROBES} probe calls each, alternated, while {run.in_progress} calls were in progress",
         ))
-        assert ours.in_progress >= COPIES * 8
-        assert ours.made == expected + PROBES * 3
+        assert run.in_progress >= COPIES * 8
+        assert run.made == expected + PROBES * 3
         assert ratio >= 0.5
         assert slower <= 2.0
