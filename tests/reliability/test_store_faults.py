@@ -37,7 +37,6 @@ print("LOCKED", flush=True)
 time.sleep(float(sys.argv[2]))
 db.execute("COMMIT")
 """
-STORE_TROUBLE = "store trouble is reported in the status and the log, and every accepted delivery is made"
 
 
 @asynccontextmanager

@@ -157,4 +157,4 @@ class TestReceiverFaultsAgain(test_receiver_faults.TestReceiverFaults):
 
 @pytest.mark.slow
 class TestStoreFaultsAgain(test_store_faults.TestDatabaseLocked, test_store_faults.TestDiskFull):
-    """The short forms again (expected to fail today: see their xfail reason), so the soak table lists them."""
+    """The short forms again, so the soak table lists them."""
