@@ -52,6 +52,14 @@ class TestRatesApi:
         assert status == 404
         assert set(body) == {"error", "details"}
 
+    async def test_id_past_sqlite_range(self, api: Api) -> None:
+        """Given an id no SQLite row can have, PUT and DELETE answer 404 in the error shape, never 500."""
+        path = "/api/v1/rates/999999999999999999999"
+        assert (await api.call("DELETE", path))[0] == 404
+        status, body = await api.call("PUT", path, json=_rate())
+        assert status == 404
+        assert set(body) == {"error", "details"}
+
     async def test_validation_names_fields(self, api: Api) -> None:
         """Given a bad prefix and a bad increment, 422 lists both fields."""
         status, body = await api.call("POST", "/api/v1/rates", json=_rate(prefix="12ab", increment_s=0))

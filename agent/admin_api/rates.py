@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.admin_api.errors import ApiError
 from agent.admin_api.openapi import Schema
 from agent.admin_api.payload import POSTMAN_LIMIT, paging, read_body, read_model
-from agent.admin_api.routing import API_PREFIX, PAGING, Param, Route, deps
+from agent.admin_api.routing import API_PREFIX, PAGING, Param, Route, deps, path_id
 from agent.mapping.rating import Rate, digits_of
 from agent.rates_csv import format_rates_csv, parse_rates_csv, rate_from_fields
 from agent.records import Rate as RateRecord
@@ -98,7 +98,7 @@ async def create_rate(request: web.Request) -> web.Response:
 
 async def update_rate(request: web.Request) -> web.Response:
     api = deps(request)
-    rate_id = int(request.match_info["id"])
+    rate_id = path_id(request, "rate")
     rate = _validated(await read_model(request, RateInput))
     await _refuse_same_prefix(request, rate, rate_id)
     updated = await api.store.update_rate(to_record(rate, rate_id))
@@ -108,7 +108,7 @@ async def update_rate(request: web.Request) -> web.Response:
 
 async def delete_rate(request: web.Request) -> web.Response:
     api = deps(request)
-    await api.store.delete_rate(int(request.match_info["id"]))
+    await api.store.delete_rate(path_id(request, "rate"))
     api.on_config_change()
     return web.Response(status=204)
 

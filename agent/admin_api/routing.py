@@ -6,6 +6,7 @@ them, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -13,6 +14,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from agent.admin_api.deps import ApiDeps
+from agent.admin_api.errors import ApiError
 
 API_PREFIX = "/api/v1"
 DEPS = web.AppKey("deps", ApiDeps)
@@ -49,6 +51,18 @@ class Route:
 
 def deps(request: web.Request) -> ApiDeps:
     return request.app[DEPS]
+
+
+MAX_ID = 2**63 - 1  # SQLite's INTEGER PRIMARY KEY range
+_ID_RE = re.compile(r"\d{1,19}")
+
+
+def path_id(request: web.Request, what: str) -> int:
+    """The `{id}` of the path; ids that cannot exist (past SQLite's range) are simply not found."""
+    raw = request.match_info["id"]
+    if not _ID_RE.fullmatch(raw) or not 1 <= int(raw) <= MAX_ID:
+        raise ApiError(404, f"{what} {raw} does not exist")
+    return int(raw)
 
 
 PAGING = (

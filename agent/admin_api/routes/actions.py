@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -11,7 +10,7 @@ from pydantic import ValidationError
 
 from agent.admin_api.errors import ApiError
 from agent.admin_api.payload import paging, read_json
-from agent.admin_api.routing import API_PREFIX, PAGING, Param, Route, deps
+from agent.admin_api.routing import API_PREFIX, PAGING, Param, Route, deps, path_id
 from agent.admin_api.tryout import dry_run, dry_run_unsaved, test_action
 from agent.mapping.catalog import ALL_PARAMETERS
 from agent.store import Store
@@ -20,16 +19,10 @@ from agent.webhooks.request import display_url
 from agent.webhooks.schema import action_from_json, action_to_json, validation_details
 from agent.webhooks.template import undefined_tags
 
-MAX_ID = 2**63 - 1
-_ID_RE = re.compile(r"\d{1,19}")
-
 
 def action_id(request: web.Request) -> int:
     """The `{id}` of the path; ids that cannot exist are simply not found."""
-    raw = request.match_info["id"]
-    if not _ID_RE.fullmatch(raw) or not 1 <= int(raw) <= MAX_ID:
-        raise ApiError(404, f"action {raw} does not exist")
-    return int(raw)
+    return path_id(request, "action")
 
 
 def request_line(action: Action) -> str:
