@@ -12,7 +12,6 @@ from agent.admin_api.payload import read_model
 from agent.admin_api.routing import API_PREFIX, MAX_ID, Param, Route, deps
 from agent.records import EventRecord
 
-
 ActionId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
