@@ -51,7 +51,7 @@ class TestOpenApi:
         """Given the document, then API operations need the bearer token and /healthz does not."""
         document = await _document(api)
         update = document["paths"]["/api/v1/settings"]["put"]
-        assert {"400", "401", "413", "422"} <= set(update["responses"])
+        assert {"400", "401", "413", "422", "503"} <= set(update["responses"])
         assert update["responses"]["422"]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/Error"}
         assert "security" not in update

@@ -132,13 +132,16 @@ def _operation(route: Route) -> Schema:
     responses: Schema = {str(route.status): ok}
     errors = set(route.errors) | ({400, 413, 422} if route.request else set())
     if route.path.startswith(API_PREFIX):
-        errors.add(401)
+        errors |= {401, 503}  # 503: the database refuses writes for now (locked, disk full); see Retry-After
     for code in sorted(errors):
-        responses[str(code)] = {"description": "error", "content": _content("Error")}
+        responses[str(code)] = {"description": _ERROR_TEXT.get(code, "error"), "content": _content("Error")}
     op["responses"] = responses
     if route.path in _PUBLIC or not route.path.startswith(API_PREFIX):
         op["security"] = []
     return op
+
+
+_ERROR_TEXT = {503: "the database is unavailable for now (locked or disk full); retry after Retry-After seconds"}
 
 
 def openapi_path(path: str) -> str:
