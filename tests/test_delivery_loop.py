@@ -3,11 +3,59 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
+from agent.records import NewActivity, NewDelivery
+from agent.store import SETTLE_CHUNK, Store
 from agent.webhooks.dispatcher import RENDER_CHUNK
-from agent.webhooks.model import Action
+from agent.webhooks.model import Action, RenderedRequest
 from tests.delivery_support import engine, system_event
+
+
+def _row(call_id: str) -> NewDelivery:
+    request = RenderedRequest("POST", "http://127.0.0.1:9/x", (), b"", None)
+    return NewDelivery(f"{call_id}:a", "call_answered", call_id, 1, "crm", request, "final", 1.0, 9e9, 1.0)
+
+
+def _activity(call_id: str) -> NewActivity:
+    return NewActivity("crm", 1, "call_answered", call_id, 1, 200, "ok", 1.0, 2.0)
+
+
+class TestSettleStatement:
+    async def test_more_than_one_statement(self, tmp_path: Path) -> None:
+        """Given more concurrent settles than one statement holds, when all return, then every outcome and every
+        activity row is saved, and a settle without activity adds none."""
+        store = await Store.open(tmp_path / "a.db")
+        try:
+            count = SETTLE_CHUNK + 100
+            rows = await store.enqueue([_row(f"c{i}") for i in range(count)])
+            await asyncio.gather(*(store.settle(r.id, state="delivered", attempts=1, next_attempt_at=2.0, now=2.0,
+                                                activity=_activity(r.call_id) if r.seq > 1 else None) for r in rows))
+            assert await store.outbox_counts() == {"delivered": count}
+            assert (await store.search_activity())[1] == count - 1
+            assert (await store.get_delivery(rows[-1].id)).attempts == 1
+        finally:
+            await store.close()
+
+    async def test_batch_is_atomic(self, tmp_path: Path) -> None:
+        """Given two settles committed together, one of them invalid, when written, then both fail and neither
+        the valid outcome nor its activity row is saved."""
+        store = await Store.open(tmp_path / "a.db")
+        try:
+            first, good, bad = await store.enqueue([_row("c1"), _row("c2"), _row("c3")])
+            results = await asyncio.gather(
+                store.settle(first.id, state="delivered", attempts=1, next_attempt_at=2.0, now=2.0),
+                store.settle(good.id, state="delivered", attempts=1, next_attempt_at=2.0, now=2.0,
+                             activity=_activity("c2")),
+                store.settle(bad.id, state="bogus", attempts=1, next_attempt_at=2.0, now=2.0),  # type: ignore[arg-type]
+                return_exceptions=True)
+            assert results[0] is None
+            assert all(isinstance(result, sqlite3.IntegrityError) for result in results[1:])
+            assert await store.outbox_counts() == {"delivered": 1, "pending": 2}
+            assert (await store.search_activity())[1] == 0
+        finally:
+            await store.close()
 
 
 class TestDispatchSteps:
