@@ -2,7 +2,9 @@
 
 Only a lane's head may be in flight, so one call's deliveries to one action go out in order while other lanes
 proceed in parallel. A heap holds each idle lane's head by due time, so picking the next due delivery costs
-O(log n) however many calls are waiting. Pure data structure: no I/O, time passed in.
+O(log n) however many calls are waiting. `ready` counts the work at hand (heads never tried, which are due at
+once, and heads in flight): the sender loads more rows from the database only while it is low. Pure data
+structure: no I/O, time passed in.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Lanes:
         self._ready: list[tuple[float, int, LaneKey]] = []
         self._busy: set[LaneKey] = set()
         self._count = 0
+        self._fresh = 0
 
     def __len__(self) -> int:
         """Rows waiting or in flight."""
@@ -36,6 +39,11 @@ class Lanes:
     @property
     def in_flight(self) -> int:
         return len(self._busy)
+
+    @property
+    def ready(self) -> int:
+        """Idle lane heads never tried yet (due at once) plus heads in flight; waiting retries do not count."""
+        return self._fresh + len(self._busy)
 
     def add(self, rows: Iterable[Delivery]) -> None:
         """Append rows (in emission order) to their lanes; a new lane's head becomes ready at its due time."""
@@ -57,7 +65,9 @@ class Lanes:
             return None
         _, _, key = heapq.heappop(self._ready)
         self._busy.add(key)
-        return self._lanes[key][0]
+        head = self._lanes[key][0]
+        self._fresh -= 1 if head.attempts == 0 else 0
+        return head
 
     def finish(self, row: Delivery) -> None:
         """The in-flight head `row` is done (delivered, failed or expired): the lane's next row becomes ready."""
@@ -79,4 +89,5 @@ class Lanes:
         self._push(row)
 
     def _push(self, row: Delivery) -> None:
+        self._fresh += 1 if row.attempts == 0 else 0
         heapq.heappush(self._ready, (row.next_attempt_at, row.seq, lane_of(row)))
