@@ -192,6 +192,7 @@ async def both(tmp_path: Path, stream: Path, paused: int, expected: int) -> Run:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 class TestThousandConcurrent:
     async def test_rates_within_targets(self, tmp_path: Path) -> None:
         """Given 1,000 calls in progress at once, when they are ingested and probe calls delivered, then ingest

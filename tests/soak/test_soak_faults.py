@@ -102,6 +102,7 @@ async def peer_kills(tmp_path: Path, kills: int, seed: int) -> tuple[Counter[str
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 class TestLongFaults:
     async def test_agent_killed_fifty_times(self, tmp_path: Path) -> None:
         """Given the 35-call replay, when the agent is SIGKILLed at 50 random points, then every row is
@@ -136,25 +137,30 @@ class TestLongFaults:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 class TestAsteriskGoneAgain(test_ami_faults.TestAsteriskGone):
     """The short forms again, so the soak table lists them."""
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 class TestAsteriskRestartAgain(test_ami_faults.TestAsteriskRestart):
     """The short form again, so the soak table lists it."""
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 class TestHalfOpenAgain(test_ami_faults.TestHalfOpen):
     """The short form again, so the soak table lists it."""
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 class TestReceiverFaultsAgain(test_receiver_faults.TestReceiverFaults):
     """The short forms again, so the soak table lists them."""
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 class TestStoreFaultsAgain(test_store_faults.TestDatabaseLocked, test_store_faults.TestDiskFull):
     """The short forms again, so the soak table lists them."""

@@ -62,6 +62,7 @@ async def watch_memory(daemon: Daemon, completions: Callable[[], int], first: in
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(10800)
 class TestSoakLoad:
     async def test_hundred_thousand_calls(self, tmp_path: Path) -> None:
         """Given 100,000 calls replayed at full speed through the daemon with 5 actions bound, when they are all
