@@ -38,6 +38,7 @@ from agent.records import (
     request_from_json,
     request_to_json,
 )
+from agent.walcheckpoint import Checkpointer
 from agent.webhooks.model import Action, Parameter
 
 __all__ = [
@@ -132,8 +133,9 @@ def _rate(row: Any) -> Rate:
 class Store:
     """The agent's SQLite database. Build with `await Store.open(path)`; `await close()` at the end."""
 
-    def __init__(self, db: aiosqlite.Connection, last_seq: int = 0) -> None:
+    def __init__(self, db: aiosqlite.Connection, last_seq: int = 0, checkpointer: Checkpointer | None = None) -> None:
         self._db = db
+        self._checkpointer = checkpointer
         self._lock = asyncio.Lock()
         self._seq = last_seq
         self._settles: list[_Settle] = []
@@ -145,18 +147,24 @@ class Store:
         db = await aiosqlite.connect(str(path), isolation_level=None)
         db.row_factory = aiosqlite.Row
         for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON",
-                       f"busy_timeout = {round(busy_timeout * 1000)}"):
+                       f"busy_timeout = {round(busy_timeout * 1000)}", "wal_autocheckpoint = 0"):
             await db.execute(f"PRAGMA {pragma}")
         await migrate(db)
         for statement in _SETTLE_VIEW:
             await db.execute(statement)
         async with db.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox") as cursor:
             row = await cursor.fetchone()
-        return cls(db, int(row[0]) if row else 0)
+        return cls(db, int(row[0]) if row else 0, await Checkpointer.open(path))
 
     async def close(self) -> None:
         async with self._lock:
+            if self._checkpointer is not None:
+                await self._checkpointer.close()
             await self._db.close()
+
+    def _committed(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.written()
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -169,6 +177,7 @@ class Store:
             try:
                 yield self._db
                 await self._db.execute("COMMIT")
+                self._committed()
             except BaseException:
                 if self._db.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
@@ -457,6 +466,7 @@ class Store:
         if len(rows) <= ENQUEUE_CHUNK:
             async with self._lock:
                 last = await self._insert_outbox(self._db, values)
+                self._committed()
         else:
             async with self._write() as db:
                 for start in range(0, len(values), ENQUEUE_CHUNK):
@@ -541,6 +551,7 @@ class Store:
         if len(values) <= SETTLE_CHUNK:
             async with self._lock:
                 await self._insert_settles(self._db, values)
+                self._committed()
         else:
             async with self._write() as db:
                 for start in range(0, len(values), SETTLE_CHUNK):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from pathlib import Path
 
 from agent.records import NewActivity, NewDelivery
 from agent.store import SETTLE_CHUNK, Store
+from agent.walcheckpoint import Checkpointer
 from agent.webhooks.dispatcher import RENDER_CHUNK
 from agent.webhooks.model import Action, RenderedRequest
 from tests.delivery_support import engine, system_event
@@ -97,3 +99,33 @@ class TestDispatchSteps:
             stored = await e.dispatcher.dispatch(events)
             assert [(row.call_id, row.seq) for row in stored] == [(f"c{i}", i + 1) for i in range(3 * RENDER_CHUNK)]
             assert await e.store.pending_count() == 3 * RENDER_CHUNK
+
+
+
+def _rows_in_file_alone(path: Path, copy: Path) -> int:
+    """Outbox rows in the database file itself, without its WAL (what a checkpoint has copied back)."""
+    copy.write_bytes(path.read_bytes())
+    with contextlib.closing(sqlite3.connect(copy)) as db:
+        if db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'outbox'").fetchone() is None:
+            return 0  # even the schema is still only in the WAL
+        return int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+
+class TestCheckpointer:
+    async def test_copies_the_wal_back_every_n_commits(self, tmp_path: Path) -> None:
+        """Given a store (automatic checkpoints off) and a checkpointer every 5 commits, when 4 and then 5 commits
+        are written, then the database file alone holds no row after 4 and all 5 after the checkpoint."""
+        store = await Store.open(tmp_path / "a.db")
+        try:
+            checkpointer = await Checkpointer.open(tmp_path / "a.db", every=5)
+            try:
+                for i in range(5):
+                    await store.enqueue([_row(f"c{i}")])
+                    checkpointer.written()
+                    if i == 3:
+                        assert _rows_in_file_alone(tmp_path / "a.db", tmp_path / "four.db") == 0
+            finally:
+                await checkpointer.close()
+            assert _rows_in_file_alone(tmp_path / "a.db", tmp_path / "five.db") == 5
+        finally:
+            await store.close()
