@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sqlite3
@@ -131,6 +132,10 @@ class Agent:
         if serve_api:
             await self._serve_api(token)
         self._spawn("purge", self._purge_forever())
+        # Everything loaded so far (modules, settings, the app) lives as long as the daemon: keep it out of the
+        # cyclic GC's full collections, which otherwise walk it each time and stall the event loop for that
+        # long (profiled: 20-45 ms full collections while 10,000 deliveries were pending). `stop` undoes it.
+        gc.freeze()
 
     def _follow_gauges(self) -> None:
         self.metrics.outbox_depth.follow(lambda: self.sender.depth)
@@ -247,6 +252,7 @@ class Agent:
         await asyncio.gather(*self._background, return_exceptions=True)
         if self._store is not None:
             await self._store.close()
+        gc.unfreeze()
         log.info("stopped")
 
     async def _finish(self, name: str, deadline: float) -> None:
