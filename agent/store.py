@@ -491,6 +491,14 @@ class Store:
         rows = await self._all(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE state = 'pending' ORDER BY seq")
         return [_delivery(row) for row in rows]
 
+    async def pending_after(self, seq: int, limit: int) -> list[Delivery]:
+        """Up to `limit` pending deliveries numbered after `seq`, in emission order: the sender's next page."""
+        rows = await self._all(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        )
+        return [_delivery(row) for row in rows]
+
     async def due_outbox(self, now: float, limit: int = 100) -> list[Delivery]:
         """Pending deliveries due by `now` that no earlier pending row of the same call and action holds back."""
         rows = await self._all(

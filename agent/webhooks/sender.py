@@ -2,7 +2,15 @@
 
 Each attempt runs in its own task under a semaphore, so a slow or dead endpoint only holds its own slots and
 never blocks the event loop. The outcome (delivered, retry later, failed, expired) and the activity row are
-committed together; pending rows are loaded again on start, so a restart resumes them.
+committed together; pending rows are paged in again on start, so a restart resumes them.
+
+Bounded working set: the rows in memory are every pending row numbered (`seq`) up to a watermark; the rest
+stay in the database only, and a pager task loads the next ones in emission order whenever the work at hand
+(`Lanes.ready`: heads never tried plus heads in flight) falls below a window of WINDOW_PER_SLOT x concurrency.
+New rows are taken straight into memory only while nothing is left behind in the database. Since memory always
+holds a prefix of each (call, action) lane, lane order holds across pages. So when intake outruns delivery (a
+burst, a slow receiver) the backlog grows in SQLite, not in memory; retries waiting for their time stay in
+memory (one row each), which a dead endpoint's backlog still costs.
 
 While the database refuses writes (locked, disk full: `storehealth.transient`), an attempt keeps its outcome
 and retries committing it with a capped backoff, holding its slot and its lane: later deliveries of that call
@@ -41,6 +49,7 @@ MESSAGE_LIMIT = 500
 INVALID_URL = "invalid URL: it needs http:// or https:// and a host (the URL is not shown: it may hold a secret)"
 READ_LIMIT = 4096
 WRITER = "delivery outcomes"
+WINDOW_PER_SLOT = 8
 
 
 def truncate(text: str, limit: int = MESSAGE_LIMIT) -> str:
@@ -80,6 +89,10 @@ class Sender:
         self._metrics = metrics
         self._clock = clock
         self._lanes = Lanes()
+        self._window = WINDOW_PER_SLOT * settings.concurrency
+        self._loaded_seq = 0  # every pending row numbered up to this is in `_lanes`
+        self._behind = 0  # pending rows numbered after it: in the database only, paged in by `_page_forever`
+        self._pager: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._pulse = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -88,7 +101,12 @@ class Sender:
 
     @property
     def depth(self) -> int:
-        """Deliveries not yet finished (waiting or in flight)."""
+        """Deliveries not yet finished (waiting or in flight), in memory or not."""
+        return len(self._lanes) + self._behind
+
+    @property
+    def loaded(self) -> int:
+        """Deliveries held in memory (the rest of `depth` is paged in from the database)."""
         return len(self._lanes)
 
     @property
@@ -103,15 +121,47 @@ class Sender:
             cookie_jar=aiohttp.DummyCookieJar(),
             headers={"User-Agent": f"event-agent/{__version__}"},
         )
-        pending = await self._store.pending_outbox()
-        if pending:
-            log.info("resuming %d pending deliveries", len(pending))
-        self._lanes.add(pending)
+        self._behind = await self._store.pending_count()
+        if self._behind:
+            log.info("resuming %d pending deliveries", self._behind)
         self._loop_task = asyncio.create_task(self._run(), name="sender")
+        self._pager = asyncio.create_task(self._page_forever(), name="sender-pager")
 
     def submit(self, rows: Sequence[Delivery]) -> None:
-        """Hand over committed rows (in emission order)."""
-        self._lanes.add(rows)
+        """Hand over committed rows (in emission order): into memory, or left to the pager when it is behind."""
+        if self._behind or self._lanes.ready >= self._window:
+            self._behind += len(rows)
+        elif rows:
+            self._lanes.add(rows)
+            self._loaded_seq = rows[-1].seq
+        self._notify()
+
+    async def _page_forever(self) -> None:
+        """Keep the work at hand up to the window from the rows left in the database, in emission order."""
+        delays = self._backoff.delays()
+        while True:
+            pulse = self._pulse
+            if not self._behind or self._lanes.ready >= self._window:
+                await pulse.wait()
+                continue
+            try:
+                await self._load_page()
+            except Exception as exc:  # supervision point: what is in memory keeps going; the page is read again
+                if transient(exc):
+                    log.warning("could not read pending deliveries (%s); trying again", exc)
+                else:
+                    log.exception("could not read pending deliveries; trying again")
+                await asyncio.sleep(next(delays))
+            else:
+                delays = self._backoff.delays()
+
+    async def _load_page(self) -> None:
+        limit = max(self._window - self._lanes.ready, self._settings.concurrency)
+        rows = await self._store.pending_after(self._loaded_seq, limit)
+        if rows:
+            self._lanes.add(rows)
+            self._loaded_seq = rows[-1].seq
+        self._behind = max(0, self._behind - len(rows)) if rows else 0
         self._notify()
 
     def _notify(self) -> None:
@@ -120,7 +170,7 @@ class Sender:
 
     async def wait_idle(self) -> None:
         """Return once every known delivery is finished (tests: run until idle)."""
-        while len(self._lanes):
+        while self.depth:
             await self._pulse.wait()
 
     async def wait_quiet(self) -> None:
@@ -129,6 +179,8 @@ class Sender:
             await self._pulse.wait()
 
     def _due_now(self) -> bool:
+        if self._behind:
+            return True
         due = self._lanes.next_due_at()
         return due is not None and due <= self._clock()
 
@@ -141,14 +193,14 @@ class Sender:
 
     async def close(self) -> None:
         """Stop sending (in-flight attempts are cancelled; their rows stay pending) and close the session."""
-        tasks = [*self._tasks, *([self._loop_task] if self._loop_task else [])]
+        tasks = [*self._tasks, *(task for task in (self._loop_task, self._pager) if task is not None)]
         if self._waiting:
             log.warning("stopping with %d delivery outcomes not recorded (%s): those deliveries stay pending and "
                         "are sent again after the next start", self._waiting, self._health.error)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._loop_task = None
+        self._loop_task = self._pager = None
         if self._session is not None:
             await self._session.close()
             self._session = None
