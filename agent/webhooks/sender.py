@@ -115,7 +115,7 @@ class Sender:
         return self._waiting
 
     async def start(self) -> None:
-        """Open the session, load the pending rows and start sending."""
+        """Open the session, count the pending rows (the pager loads them) and start sending."""
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._settings.concurrency, limit_per_host=0),
             cookie_jar=aiohttp.DummyCookieJar(),
@@ -133,7 +133,7 @@ class Sender:
             self._behind += len(rows)
         elif rows:
             self._lanes.add(rows)
-            self._loaded_seq = rows[-1].seq
+            self._loaded_seq = max(self._loaded_seq, rows[-1].seq)
         self._notify()
 
     async def _page_forever(self) -> None:
