@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api_harness import TOKEN, Api, running_api
+from tests.api_harness import TOKEN, Api, action_json, running_api
 
 
 @pytest.fixture
@@ -114,3 +115,26 @@ class TestPageCaching:
         async with running_api(tmp_path) as api, api.client.get(path) as response:
             assert response.status == 200
             assert response.headers.get("Cache-Control") == "no-cache"
+
+
+class TestExpectHeader:
+    @pytest.mark.parametrize("path", ["/", "/api/v1/status", "/static/app.css", "/nowhere", "/api/v1/nothing"])
+    async def test_unknown_expectation(self, tmp_path: Path, path: str) -> None:
+        """Given a raw request whose Expect header holds a non-ASCII byte, then the answer is 417 in the error
+        shape (aiohttp's own handler answered 500 while echoing the value)."""
+        async with running_api(tmp_path) as api:
+            reader, writer = await asyncio.open_connection("127.0.0.1", api.client.port)
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nExpect:".encode() + b"\x80\r\n\r\n")
+            await writer.drain()
+            head, _, body = (await reader.read(4096)).partition(b"\r\n\r\n")
+            writer.close()
+            await writer.wait_closed()
+        assert head.startswith(b"HTTP/1.1 417 ")
+        assert set(json.loads(body)) == {"error", "details"}
+
+    async def test_continue(self, tmp_path: Path) -> None:
+        """Given `Expect: 100-continue` on a POST, then the interim 100 comes first and the request is served."""
+        async with running_api(tmp_path) as api, api.client.post(
+            "/api/v1/actions", json=action_json(), headers={**api.headers(), "Expect": "100-continue"}
+        ) as response:
+            assert response.status == 201

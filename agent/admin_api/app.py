@@ -9,7 +9,7 @@ from aiohttp import web
 from agent.admin_api import openapi, rates
 from agent.admin_api.auth import auth_middleware
 from agent.admin_api.deps import ApiDeps
-from agent.admin_api.errors import ApiError, error_middleware
+from agent.admin_api.errors import ApiError, error_middleware, expect_handler
 from agent.admin_api.payload import POSTMAN_LIMIT
 from agent.admin_api.routes import actions, activity, events, parameters, postman, settings, status
 from agent.admin_api.routing import DEPS, ROUTES_KEY, SCHEMAS_KEY, Route
@@ -41,11 +41,27 @@ def create_app(deps: ApiDeps) -> web.Application:
     app[ROUTES_KEY] = all_routes()
     app[SCHEMAS_KEY] = {**openapi.SCHEMAS, **rates.SCHEMAS}
     for route in app[ROUTES_KEY]:
-        app.router.add_route(route.method, route.path, route.handler)
+        app.router.add_route(route.method, route.path, route.handler, expect_handler=expect_handler)
     if STATIC_DIR.is_dir():
-        app.router.add_static("/static/", STATIC_DIR, append_version=False)
+        app.router.add_static("/static/", STATIC_DIR, append_version=False, expect_handler=expect_handler)
         app.on_response_prepare.append(_revalidate_assets)
+    app.router.add_route("*", "/{unmatched:.*}", unmatched, expect_handler=expect_handler)
     return app
+
+
+async def unmatched(request: web.Request) -> web.StreamResponse:
+    """Registered last: 405 when another resource serves the path with other methods, else 404.
+
+    Without it aiohttp answers unknown paths itself, with its own Expect handling (a 500 on a non-ASCII
+    Expect header); here every request goes through `expect_handler` and the middlewares' error shape.
+    """
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.canonical != "/{unmatched}":
+            allowed |= (await resource.resolve(request))[1]
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound
 
 
 async def _revalidate_assets(request: web.Request, response: web.StreamResponse) -> None:

@@ -99,3 +99,22 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return unavailable(request, exc)
         log.exception("admin API: unexpected error on %s %s", request.method, request.path)
         return error_response(500, "internal error")
+
+
+async def expect_handler(request: web.Request) -> None:
+    """`Expect: 100-continue` gets its interim answer; any other expectation is 417 in the error shape.
+
+    aiohttp's own handler echoes the header into a text reply and fails with a 500 when it holds non-ASCII bytes;
+    this one runs before the middlewares, so it answers in the error shape itself and never echoes the value.
+    """
+    expect = request.headers.get("Expect", "")
+    if request.version < (1, 1) or not expect:
+        return
+    if expect.lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0
+        return
+    raise web.HTTPExpectationFailed(
+        text='{"error": "unsupported Expect header: only 100-continue is understood", "details": []}',
+        content_type="application/json",
+    )
