@@ -119,8 +119,8 @@ class TestLongFaults:
         lost = due - set(finals)
         record(Row("AMI peer SIGKILLed, back 0-40 events later", 20, len(due), len(due), len(due & set(finals)),
                    duplicates, note=f"{len(unseen)} calls offered and ended while the peer was away (unknowable); "
-                                    f"{len(lost)} without completion, their DialBegin missed in a gap (known bug, "
-                                    "test_resync_race.TestMissedDialBegin)"))
+                                    f"{len(lost)} without completion, their DialBegin missed in a gap "
+                                    "(see test_resync_race.TestMissedDialBegin)"))
         assert lost <= missed
         assert set(finals.values()) == {1}
         assert duplicates == 0
