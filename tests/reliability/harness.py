@@ -310,7 +310,9 @@ class Daemon:
         deadline = time.monotonic() + WAIT
         while not await self._answers():
             if self.process.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"agent did not start ({self.process.returncode}): {self.log_text()[-2000:]}")
+                code = self.process.returncode
+                await self.kill()  # never leave a half-started agent behind
+                raise RuntimeError(f"agent did not start ({code}): {self.log_text()[-2000:]}")
             await asyncio.sleep(0.05)
         return self
 
