@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from agent.ami.trace import trace_events
 from agent.app import Agent
 from tests.reliability.harness import (
@@ -31,6 +33,15 @@ RING = trace_path("09_inbound_ringgroup_203_answers")  # 111 events; 203 answers
 ANSWERED_AT = 65  # after DialEnd ANSWER and the trunk's Newstate Up, before any Hangup
 LOAD = trace_path("13_load_mixed_35_calls")
 COMPLETIONS = ("call_answered", "call_unanswered")
+
+
+@pytest.fixture
+async def sims() -> AsyncIterator[list[SimProcess]]:
+    """Simulator processes to stop at the end, whatever the test's outcome."""
+    started: list[SimProcess] = []
+    yield started
+    for sim in started:
+        await sim.stop()
 
 
 @asynccontextmanager
@@ -60,11 +71,12 @@ def keys(rx: Sink) -> Counter[tuple[str, str, str]]:
 
 
 class TestAsteriskGone:
-    async def test_killed_call_gone(self, tmp_path: Path) -> None:
+    async def test_killed_call_gone(self, tmp_path: Path, sims: list[SimProcess]) -> None:
         """Given a ring-group call answered by 203, when the simulator process is SIGKILLed mid-call and comes
         back after the call ended, then the agent reconnects, resyncs, and completes the call once
         (call_answered, 203, reconciled=1); nothing is delivered twice."""
         sim = await SimProcess([RING]).start(pause_at=ANSWERED_AT)
+        sims.append(sim)
         async with sink() as rx, running_agent(tmp_path, sim.port, rx) as agent:
             await processed(agent, ANSWERED_AT)
             before = keys(rx)
@@ -82,11 +94,12 @@ class TestAsteriskGone:
         await sim.stop()
         record(Row("AMI peer killed, call gone", 1, 1, 7, rx.total, rx.duplicates))
 
-    async def test_killed_call_still_up(self, tmp_path: Path) -> None:
+    async def test_killed_call_still_up(self, tmp_path: Path, sims: list[SimProcess]) -> None:
         """Given the same call, when the simulator is SIGKILLed mid-call and comes back with the call still up,
         then the resync keeps the call and the rest of the trace completes it normally: exactly the golden
         events, each once, none reconciled."""
         sim = await SimProcess([RING]).start(pause_at=ANSWERED_AT)
+        sims.append(sim)
         async with sink() as rx, running_agent(tmp_path, sim.port, rx) as agent:
             await processed(agent, ANSWERED_AT)
             await sim.kill()
@@ -102,7 +115,7 @@ class TestAsteriskGone:
 
 
 class TestAsteriskRestart:
-    async def test_restart_leaves_no_stale_call(self, tmp_path: Path) -> None:
+    async def test_restart_leaves_no_stale_call(self, tmp_path: Path, sims: list[SimProcess]) -> None:
         """Given the 35-call trace stopped with calls in progress, when Asterisk restarts (killed, then a new
         FullyBooted and new Uniqueids), then every call that was in progress completes once with reconciled=1,
         the new calls are delivered as their goldens say, and the tracker ends holding nothing."""
@@ -115,6 +128,7 @@ class TestAsteriskRestart:
             for path in fresh
         ))
         sim = await SimProcess([LOAD]).start(pause_at=stop_at)
+        sims.append(sim)
         async with sink() as rx, running_agent(tmp_path, sim.port, rx) as agent:
             await processed(agent, stop_at)
             done = {a.call_id for a in rx.arrivals if a.event in COMPLETIONS}
@@ -144,11 +158,12 @@ class TestAsteriskRestart:
 
 
 class TestHalfOpen:
-    async def test_sigstopped_peer(self, tmp_path: Path) -> None:
+    async def test_sigstopped_peer(self, tmp_path: Path, sims: list[SimProcess]) -> None:
         """Given a link whose peer process is frozen (SIGSTOP: the socket stays open, nothing is read or
         written), when Pings go unanswered, then the agent drops the link, logs in again once the peer runs,
         and the call completes normally with every golden event delivered once."""
         sim = await SimProcess([RING]).start(pause_at=ANSWERED_AT)
+        sims.append(sim)
         async with sink() as rx, running_agent(tmp_path, sim.port, rx, ping=0.3) as agent:
             await processed(agent, ANSWERED_AT)
             await sim.command(f"drop {ANSWERED_AT}")  # later logins resume where the agent is

@@ -118,30 +118,38 @@ async def kill_run(tmp_path: Path, kills: int, seed: int) -> KillRun:
     rng = random.Random(seed)
     simulator = AmiSimulator([TRACE], speed=0)
     simulator.pause_at(0)
-    total = simulator.event_count
-    points = sorted(rng.sample(range(50, total - 50), kills))
+    points = sorted(rng.sample(range(50, simulator.event_count - 50), kills))
     await simulator.start()
-    in_flight = 0
     async with sink(delay=0.05) as rx:
         await configure(tmp_path, rx.port)
         daemon = Daemon(tmp_path, simulator.port, DELIVERY__CONCURRENCY="8")
-        start = 0
-        for point in points:
-            await start_synced(daemon)
-            simulator.pause_at(point)
-            await caught_up(daemon, point - start)
-            await asyncio.sleep(rng.uniform(0.0, 0.15))
+        try:
+            in_flight = await replay_with_kills(daemon, simulator, rx, tmp_path, points, rng)
+        finally:
             await daemon.kill()
-            in_flight += await count_in_flight(rx, tmp_path / DATABASE_FILE)
-            simulator.drop_clients(resume_at=point)
-            start = point
-        await start_synced(daemon)
-        simulator.pause_at(None)
-        await caught_up(daemon, total - start)
-        await eventually(lambda: not pending_keys(tmp_path / DATABASE_FILE), what="every row delivered")
-        assert await daemon.stop() == 0
-    await simulator.stop()
+            await simulator.stop()
     return summarise(rx, tmp_path / DATABASE_FILE, kills, in_flight, caller_alone(points))
+
+
+async def replay_with_kills(daemon: Daemon, simulator: AmiSimulator, rx: Sink, tmp_path: Path, points: list[int],
+                            rng: random.Random) -> int:
+    """Step the simulator to each kill point, SIGKILL the agent there, restart it; finish the trace."""
+    in_flight, start, total = 0, 0, simulator.event_count
+    for point in points:
+        await start_synced(daemon)
+        simulator.pause_at(point)
+        await caught_up(daemon, point - start)
+        await asyncio.sleep(rng.uniform(0.0, 0.15))
+        await daemon.kill()
+        in_flight += await count_in_flight(rx, tmp_path / DATABASE_FILE)
+        simulator.drop_clients(resume_at=point)
+        start = point
+    await start_synced(daemon)
+    simulator.pause_at(None)
+    await caught_up(daemon, total - start)
+    await eventually(lambda: not pending_keys(tmp_path / DATABASE_FILE), what="every row delivered")
+    assert await daemon.stop() == 0
+    return in_flight
 
 
 async def count_in_flight(rx: Sink, db_path: Path) -> int:

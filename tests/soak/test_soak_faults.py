@@ -20,6 +20,7 @@ from tests.reliability.harness import SimProcess, agent_settings, configure, eve
 from tests.reliability.report import Row, record
 from tests.reliability.synth import golden, trace_path
 from tests.reliability.test_ami_burst import burst, report
+from tests.reliability.test_ami_faults import sims  # noqa: F401 (the fixture of the short forms run again here)
 from tests.reliability.test_kill9 import check, kill_run
 
 LOAD = trace_path("13_load_mixed_35_calls")
