@@ -1,5 +1,5 @@
 """Delivery benchmarks (DESIGN.md §6), all on 127.0.0.1; figures printed as a markdown table and written to
-docs/README-performance-delivery.md.
+test-output/bench-delivery.md (paste it into the README's Performance section).
 
 1. Throughput: the durable path (outbox rows committed in transactions of BURST events, as the pump batches
    a burst, then the sender with one activity row per attempt) vs a raw aiohttp client posting the same requests
@@ -49,7 +49,7 @@ from agent.webhooks.sender import Sender
 
 ROOT = Path(__file__).resolve().parent.parent
 CALL_TRACE = ROOT / "tests/fixtures/ami_traces/01_internal_answered_caller_hangup.ami"
-REPORT = ROOT / "docs/README-performance-delivery.md"
+REPORT = ROOT / "test-output" / "bench-delivery.md"
 CONCURRENCY = 20
 ROUNDS = 3
 BLOCKS = 4
@@ -373,6 +373,7 @@ def main() -> int:
     text = table(rows)
     print(text)
     if not args.no_write:
+        REPORT.parent.mkdir(exist_ok=True)
         REPORT.write_text(report(text, load), encoding="utf-8")
     return 0
 

@@ -32,7 +32,7 @@ from agent.replay import fixture_config  # noqa: E402
 from agent.settings import AmiSettings  # noqa: E402
 
 TRACE = ROOT / "tests" / "fixtures" / "ami_traces" / "13_load_mixed_35_calls.ami"
-DOCS = ROOT / "docs" / "README-performance-ingest.md"
+DOCS = ROOT / "test-output" / "bench-ingest.md"
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 SLICE = 1 << 20
 RUNS = 3

@@ -1,4 +1,4 @@
-"""The manager.conf event filters in docs/README-operations.md drop the floods and nothing the tracker needs.
+"""The manager.conf event filters in the README drop the floods and nothing the tracker needs.
 
 The filters are applied here the way Asterisk applies exclude-only filters (an event matching any is dropped):
 the advanced `eventfilter(action(exclude),name(..),header(..),method(regex))` form on one header's value, the
@@ -21,7 +21,7 @@ from agent.mapping.tracker import CallTracker
 from agent.replay import as_line
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "README-operations.md"
+DOC = ROOT / "README.md"
 TRACES = ROOT / "tests" / "fixtures" / "ami_traces"
 ASTERISK22 = sorted(path.name for path in TRACES.glob("[0-9][0-9]_*.ami"))
 
