@@ -1,6 +1,7 @@
 """Composition root: builds every part from the settings, runs them, and stops them in order.
 
-Start: store -> sender (resumes pending rows) -> rater -> pump -> AMI client -> admin API -> activity purge.
+Start: store -> sender (resumes pending rows) -> rater -> tracker restored from its log -> pump -> AMI client ->
+admin API -> activity purge.
 The pump writes through a `Backlog`, which holds system events in memory while the database refuses writes;
 `StoreHealth` (what `status` shows under "store") is fed by the backlog and the sender.
 Stop (SIGTERM/SIGINT): stop intake (AMI logoff), let the pump drain the queue, the backlog write what it holds
@@ -39,6 +40,7 @@ from agent.records import Rate as StoredRate
 from agent.settings import EX_CONFIG, Settings, SettingsError
 from agent.store import Store
 from agent.storehealth import StoreHealth, transient
+from agent.trackerlog import TrackerLog, restore
 from agent.webhooks.dispatcher import Dispatcher
 from agent.webhooks.model import Action
 from agent.webhooks.request import render
@@ -85,6 +87,7 @@ class Agent:
         self._sender: Sender | None = None
         self._dispatcher: Dispatcher | None = None
         self._pump: Pump | None = None
+        self._tracker_log: TrackerLog | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -125,8 +128,10 @@ class Agent:
         self._follow_gauges()
         await self._sender.start()
         await self.refresh_rater()
+        await self._restore()
         self._backlog = Backlog(self._dispatch, self.health, self.metrics)
-        self._pump = Pump(self.queue, self.tracker, self._backlog.put, self.metrics, self.clock)
+        self._pump = Pump(self.queue, self.tracker, self._backlog.put, self.metrics, self.clock,
+                          tracker_log=self._tracker_log)
         self._spawn("pump", self._pump.run())
         self._spawn("ami", self.ami.run())
         if serve_api:
@@ -137,12 +142,22 @@ class Agent:
         # long (profiled: 20-45 ms full collections while 10,000 deliveries were pending). `stop` undoes it.
         gc.freeze()
 
+    async def _restore(self) -> None:
+        """Rebuild the calls in progress from the tracker log (agent/trackerlog.py) before the AMI connects."""
+        restored = await restore(self.store, self.tracker)
+        if restored.frames:
+            log.info("resumed %d calls in progress from the tracker log (%d AMI events; %d already complete)",
+                     restored.calls, restored.frames, restored.dropped)
+        self._tracker_log = TrackerLog(self.store, self.health)
+        self._tracker_log.restored(self.tracker.open_calls())
+
     def _follow_gauges(self) -> None:
         self.metrics.outbox_depth.follow(lambda: self.sender.depth)
         self.metrics.ami_connected.follow(lambda: 1.0 if self.ami.connected else 0.0)
         self.metrics.calls_in_progress.follow(lambda: self.tracker.calls_in_progress)
         self.metrics.store_ok.follow(lambda: 1.0 if self.health.ok else 0.0)
         self.metrics.store_backlog.follow(lambda: len(self._backlog) if self._backlog else 0)
+        self.metrics.tracker_log_pending.follow(lambda: self._tracker_log.pending if self._tracker_log else 0)
 
     def _spawn(self, name: str, coroutine: Coroutine[Any, Any, None]) -> None:
         self._tasks[name] = asyncio.create_task(coroutine, name=name)
@@ -227,6 +242,8 @@ class Agent:
         while True:
             await self.queue.join()
             await self.backlog.wait_written()
+            if self._tracker_log is not None:
+                await self._tracker_log.wait_written()
             await self.sender.wait_idle()
             if self.queue.empty() and not len(self.backlog) and not self.sender.depth:
                 return
@@ -242,6 +259,8 @@ class Agent:
         await self._cancel("pump")
         if self._backlog is not None:
             await self._backlog.close(max(0.0, deadline - asyncio.get_running_loop().time()))
+        if self._tracker_log is not None:
+            await self._tracker_log.close_writer(max(0.0, deadline - asyncio.get_running_loop().time()))
         if self._sender is not None:
             await self._sender.drain(max(0.0, deadline - asyncio.get_running_loop().time()))
         if self._runner is not None:

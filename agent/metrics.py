@@ -109,12 +109,14 @@ class Metrics:
                                    "System events held in memory while the database refuses writes")
         self.events_dropped = Counter("event_agent_system_events_dropped_total",
                                       "System events dropped because the backlog was full")
+        self.tracker_log_pending = Gauge("event_agent_tracker_log_pending",
+                                         "AMI frames and call closes not yet written to the tracker log")
         self.store_ok.set(1.0)
 
     def _all(self) -> tuple[Counter | Gauge | Histogram, ...]:
         return (self.ami_events, self.ami_connected, self.system_events, self.pump_errors, self.enqueued,
                 self.attempts, self.deliveries, self.latency, self.outbox_depth, self.calls_in_progress,
-                self.store_ok, self.store_backlog, self.events_dropped)
+                self.store_ok, self.store_backlog, self.events_dropped, self.tracker_log_pending)
 
     def render(self) -> str:
         return "\n".join(line for metric in self._all() for line in metric.lines()) + "\n"

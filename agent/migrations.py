@@ -82,7 +82,19 @@ CREATE TABLE activity (
 CREATE INDEX activity_date ON activity(date);
 """
 
-STEPS: tuple[str, ...] = (_V1,)
+# The tracker log (agent/trackerlog.py): the AMI frames of the calls in progress, in arrival order, so that a
+# restarted agent knows what it knew (a callee that answered and hung up is in no CoreShowChannels snapshot).
+_V2 = """
+CREATE TABLE tracker_log (
+    id INTEGER PRIMARY KEY,
+    call_id TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    frame BLOB NOT NULL
+);
+CREATE INDEX tracker_log_call ON tracker_log(call_id);
+"""
+
+STEPS: tuple[str, ...] = (_V1, _V2)
 
 
 async def migrate(db: aiosqlite.Connection) -> int:

@@ -3,7 +3,8 @@
 `_process` is the named supervision point of the event path: an exception while handling one AMI message is
 logged with that message, counted, and the loop goes on with the next. Messages already waiting in the queue
 are taken together (up to BATCH), so a burst costs one outbox transaction, in emission order.
-Stuck calls are expired periodically.
+Stuck calls are expired periodically. With a tracker log (agent/trackerlog.py), the events the tracker learns
+from and the calls it completes are logged after each batch's outbox rows are committed.
 
 In the daemon `dispatch` is `Backlog.put` (agent/backlog.py): while the database refuses writes (locked, disk
 full) it holds the system events in memory, in order, and returns at once, so tracking goes on; only errors
@@ -19,8 +20,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
 from agent.mapping.catalog import CALL_ANSWERED, CALL_UNANSWERED, SystemEvent
-from agent.mapping.tracker import CallTracker
+from agent.mapping.tracker import CallTracker, log_key
 from agent.metrics import Metrics
+from agent.trackerlog import TrackerLog
 
 log = logging.getLogger("agent.pump")
 
@@ -43,8 +45,10 @@ class Pump:
     """Consumes the AMI queue until cancelled; `wait_processed(n)` lets tests run until idle."""
 
     def __init__(self, queue: asyncio.Queue[AmiMessage], tracker: CallTracker, dispatch: Dispatch,
-                 metrics: Metrics, clock: Callable[[], float], *, expire_every: float = 60.0) -> None:
+                 metrics: Metrics, clock: Callable[[], float], *, expire_every: float = 60.0,
+                 tracker_log: TrackerLog | None = None) -> None:
         self._queue = queue
+        self._log = tracker_log
         self._tracker = tracker
         self._dispatch = dispatch
         self._metrics = metrics
@@ -90,12 +94,23 @@ class Pump:
             except Exception:
                 self._metrics.pump_errors.inc()
                 log.exception("failed to process AMI message %r", message)
+            self._note(message)
         try:
             await self._emit(events)
         except Exception:
             self._metrics.pump_errors.inc()
             log.exception("failed to dispatch %d system events: %s", len(events),
                           ", ".join(f"{e.name}/{e.call_id}" for e in events))
+        if self._log is not None:
+            self._log.flush()  # after the outbox rows: the log never runs ahead of what was emitted
+
+    def _note(self, message: AmiMessage) -> None:
+        """Tell the tracker log what this message taught the tracker, and which calls it completed."""
+        if self._log is None:
+            return
+        if isinstance(message, AmiEvent) and (key := log_key(message)):
+            self._log.add(key, message)
+        self._log.changes(*self._tracker.take_changes())
 
     def translate(self, message: AmiMessage) -> list[SystemEvent]:
         """The system events one queue message causes (tracker only; no I/O)."""
@@ -137,3 +152,7 @@ class Pump:
         except Exception:
             self._metrics.pump_errors.inc()
             log.exception("failed to expire stuck calls")
+        if self._log is not None:
+            self._log.changes(*self._tracker.take_changes())
+            self._log.keep_only(self._tracker.open_calls())
+            self._log.flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -49,6 +50,9 @@ __all__ = [
 MAX_PER_PAGE = 500
 BUSY_TIMEOUT = 5.0  # seconds a write waits for another process's lock before failing with "database is locked"
 ENQUEUE_CHUNK = 500
+LOG_CHUNK = 500  # tracker log frames per INSERT statement
+
+LogFrame = tuple[str, float, bytes]  # (call id, receive time, frame): one row of the tracker log
 _ACTION_COLUMNS = "id, name, description, method, url, timeout_s, parts"
 _OUTBOX_COLUMNS = ("id, seq, event_id, event, call_id, action_id, action_name, request, profile, attempts, "
                    "next_attempt_at, expires_at, state, created_at")
@@ -596,6 +600,59 @@ class Store:
         async with self._write() as db:
             cursor = await db.execute("DELETE FROM outbox WHERE state != 'pending' AND done_at < ?", (before,))
             return cursor.rowcount
+
+    # tracker log (agent/trackerlog.py)
+
+    async def write_tracker_log(self, frames: Sequence[LogFrame], closed: Iterable[str] = (),
+                                keep: Iterable[str] | None = None, *,
+                                retags: Sequence[tuple[str, str]] = ()) -> None:
+        """One transaction: file the frames of each `retags` old tag under its new one, drop the frames of
+        `closed` tags (and, given `keep`, of every tag not in it), then append `frames` in order."""
+        values = [item for frame in frames for item in frame]
+        closed = sorted(closed)
+        if not closed and not retags and keep is None and len(frames) <= LOG_CHUNK:  # one statement
+            async with self._lock:
+                await self._append_log(self._db, values)
+                self._committed()
+            return
+        async with self._write() as db:
+            for old, new in retags:
+                await db.execute("UPDATE tracker_log SET call_id = ? WHERE call_id = ?", (new, old))
+            if closed:
+                await db.execute("DELETE FROM tracker_log WHERE call_id IN (SELECT value FROM json_each(?))",
+                                 (json.dumps(closed),))
+            if keep is not None:
+                await db.execute("DELETE FROM tracker_log WHERE call_id NOT IN (SELECT value FROM json_each(?))",
+                                 (json.dumps(sorted(keep)),))
+            for start in range(0, len(values), 3 * LOG_CHUNK):
+                await self._append_log(db, values[start:start + 3 * LOG_CHUNK])
+
+    @staticmethod
+    async def _append_log(db: aiosqlite.Connection, values: list[Any]) -> None:
+        if values:
+            await db.execute("INSERT INTO tracker_log (call_id, received_at, frame) VALUES "
+                             + ", ".join(["(?, ?, ?)"] * (len(values) // 3)), values)
+
+    async def clear_tracker_log(self) -> None:
+        async with self._write() as db:
+            await db.execute("DELETE FROM tracker_log")
+
+    async def retag_tracker_log(self, tag: str) -> None:
+        """File every stored frame under one tag (after a restart: the group of the calls restored)."""
+        async with self._write() as db:
+            await db.execute("UPDATE tracker_log SET call_id = ?", (tag,))
+
+    async def tracker_log(self) -> list[LogFrame]:
+        """Every logged frame, in arrival order."""
+        rows = await self._all("SELECT call_id, received_at, frame FROM tracker_log ORDER BY id")
+        return [(str(row[0]), float(row[1]), bytes(row[2])) for row in rows]
+
+    async def completed_calls(self, call_ids: Iterable[str]) -> set[str]:
+        """Those of `call_ids` whose completion event is in the outbox."""
+        rows = await self._all(
+            "SELECT DISTINCT call_id FROM outbox WHERE event IN ('call_answered', 'call_unanswered') "
+            "AND call_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(call_ids)),))
+        return {str(row[0]) for row in rows}
 
     # activity log
 

@@ -38,6 +38,6 @@ class TestMetrics:
         metrics = Metrics()
         metrics.deliveries.inc("delivered")
         text = metrics.render()
-        assert text.count("# TYPE ") == 13
+        assert text.count("# TYPE ") == 14
         assert 'event_agent_deliveries_total{state="delivered"} 1' in text
         assert metrics.counters()["deliveries"] == {"delivered": 1.0}

@@ -50,7 +50,7 @@ class TestSchema:
             store = await Store.open(path)
             await store.close()
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 2
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 5
 

@@ -18,12 +18,15 @@ class AmiEvent:
 
     `variables` holds `ChanVariable: NAME=value` headers, `dest_variables` the `DestChanVariable` ones.
     `received_at` is the local receive time in epoch seconds (for replay: see agent.ami.trace).
+    `raw` is the frame as it came off the wire (empty when the event was built otherwise): the tracker log
+    (agent/trackerlog.py) keeps it as it is, so logging an event costs no encoding.
     """
 
     headers: Mapping[str, str]
     received_at: float
     variables: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     dest_variables: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    raw: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def name(self) -> str:

@@ -134,8 +134,8 @@ def decode_event(chunk: bytes, received_at: float, stats: FrameStats) -> AmiEven
         headers = {}
     if len(headers) != len(lines) or _needs_full_parse(headers):
         pairs = _parse_lines(lines, stats)
-        return None if pairs is None else to_event(pairs, received_at)
-    return AmiEvent(headers=headers, received_at=received_at)
+        return None if pairs is None else to_event(pairs, received_at, chunk)
+    return AmiEvent(headers=headers, received_at=received_at, raw=chunk)
 
 
 def _needs_full_parse(headers: dict[str, str]) -> bool:
@@ -145,7 +145,7 @@ def _needs_full_parse(headers: dict[str, str]) -> bool:
     return ":" in keys or " " in keys or "\t" in keys
 
 
-def to_event(pairs: list[tuple[str, str]], received_at: float) -> AmiEvent:
+def to_event(pairs: list[tuple[str, str]], received_at: float, raw: bytes = b"") -> AmiEvent:
     """Build an AmiEvent: first occurrence of each header wins; ChanVariable headers become variables."""
     headers: dict[str, str] = {}
     variables: dict[str, str] = {}
@@ -162,6 +162,7 @@ def to_event(pairs: list[tuple[str, str]], received_at: float) -> AmiEvent:
         received_at=received_at,
         variables=MappingProxyType(variables),
         dest_variables=MappingProxyType(dest_variables),
+        raw=raw,
     )
 
 
@@ -169,3 +170,13 @@ def _add_variable(target: dict[str, str], value: str) -> None:
     name, _, var_value = value.partition("=")
     if name:
         target[name] = var_value
+
+
+def encode_event(event: AmiEvent) -> bytes:
+    """The frame of an event (its `raw` bytes when it came off the wire): `decode_event` gives it back."""
+    if event.raw:
+        return event.raw
+    lines = [f"{key}: {value}" for key, value in event.headers.items()]
+    lines += [f"ChanVariable: {name}={value}" for name, value in event.variables.items()]
+    lines += [f"DestChanVariable: {name}={value}" for name, value in event.dest_variables.items()]
+    return "\r\n".join(lines).encode("utf-8")

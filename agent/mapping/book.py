@@ -29,6 +29,8 @@ class Book:
         self.hangups = 0
         self.lost_at: float | None = None
         self.finished: OrderedDict[str, int] = OrderedDict()
+        self.closed: list[str] = []  # calls forgotten since the tracker's last `take_changes()`
+        self.links: list[tuple[str, str]] = []  # (from, to): a channel moved between calls, same period
 
     def call_for(self, call_id: str, time: float) -> Call:
         """The call of this Linkedid, created on first sight."""
@@ -71,6 +73,7 @@ class Book:
         for uniqueid in call.channels:
             self.channels.pop(uniqueid, None)
         self.calls.pop(call.call_id, None)
+        self.closed.append(call.call_id)
         self.finished[call.call_id] = call.generation + 1
         self.finished.move_to_end(call.call_id)
         if len(self.finished) > FINISHED_MEMORY:

@@ -91,6 +91,7 @@ def relink(book: Book, channel: Channel, linkedid: str, time: float) -> list[Sys
     if not linkedid or linkedid == channel.linkedid:
         return []
     old = book.calls.get(channel.linkedid)
+    book.links.append((channel.linkedid, linkedid))
     channel.linkedid = linkedid
     new = book.call_for(linkedid, time)
     book.attach(new, channel)

@@ -38,6 +38,24 @@ NOISE = frozenset(
 )
 
 
+# The only VarSet variables and Newexten applications the tracker reads (see var_set and dialing.new_exten).
+VARIABLES = frozenset({"DIALSTATUS", "TENANT"})
+
+
+def log_key(event: AmiEvent) -> str:
+    """The call an event is filed under in the tracker log (its Linkedid, else its DestLinkedid), or "" when
+    the tracker would learn nothing from it (noise, other variables, dialplan steps other than Dial)."""
+    name = event.name
+    if name in NOISE:
+        return ""
+    if name == "VarSet" and event.get("Variable") not in VARIABLES:
+        return ""
+    if name == "Newexten" and event.get("Application") != "Dial":
+        return ""
+    headers = event.headers
+    return headers.get("Linkedid") or headers.get("DestLinkedid") or ""
+
+
 def var_set(book: Book, event: AmiEvent) -> list[SystemEvent]:
     """VarSet matters only for DIALSTATUS (a Dial that failed before a channel) and TENANT."""
     variable = event.get("Variable")
@@ -118,6 +136,23 @@ class CallTracker:
         for call in stuck:
             events += completion.complete(self._book, call, now, now)
         return events
+
+    def take_changes(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """Since the last call: the channel moves between calls (from, to), then the calls completed and
+        forgotten. The tracker log files a moved channel's past under its new call, and drops closed calls."""
+        book = self._book
+        links, book.links = book.links, []
+        closed, book.closed = book.closed, []
+        return links, closed
+
+    def open_calls(self) -> frozenset[str]:
+        return frozenset(self._book.calls)
+
+    def drop(self, call_id: str) -> None:
+        """Forget a call without emitting anything (restoring from the tracker log: it completed already)."""
+        call = self._book.calls.get(call_id)
+        if call is not None:
+            self._book.forget(call)
 
     @property
     def calls_in_progress(self) -> int:
