@@ -33,7 +33,7 @@ from agent.ami.client import AmiClient
 from agent.ami.events import AmiMessage
 from agent.backlog import Backlog
 from agent.mapping.rating import Rate, RateTable
-from agent.mapping.tracker import CallTracker
+from agent.mapping.tracker import CallTracker, skim
 from agent.metrics import Metrics
 from agent.pump import Pump
 from agent.records import Rate as StoredRate
@@ -50,7 +50,10 @@ from agent.webhooks.sender import Sender
 log = logging.getLogger("agent")
 
 DATABASE_FILE = "event-agent.db"
-QUEUE_SIZE = 2_048  # AMI messages (~2.6 kB each): when full, the AMI client pauses reading (agent/ami/inlet.py)
+# AMI messages waiting for the pump (~1.1 kB each on a real mix where most VarSets are skimmed, 3 kB at most):
+# a burst of this many is read at parse speed; when full, the AMI client pauses reading (agent/ami/inlet.py).
+QUEUE_SIZE = 8_192
+INTAKE_BACKED_UP = 64  # AMI messages waiting for the pump: a burst, during which deliveries give way
 PURGE_EVERY = 3600.0
 FINISHED_OUTBOX_KEEP = 3600.0
 
@@ -79,7 +82,7 @@ class Agent:
         self.metrics = Metrics()
         self.queue: asyncio.Queue[AmiMessage] = asyncio.Queue(QUEUE_SIZE)
         self.tracker = CallTracker(settings.mapping.compile())
-        self.ami = AmiClient(settings.ami, self.queue, clock)
+        self.ami = AmiClient(settings.ami, self.queue, clock, skim=skim)
         self.policy = RetryPolicy.from_settings(settings.delivery)
         self.health = StoreHealth(clock)
         self._store: Store | None = None
@@ -123,7 +126,7 @@ class Agent:
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
         self._store = await Store.open(self.settings.state_dir / DATABASE_FILE)
         self._sender = Sender(self._store, self.settings.delivery, self.policy, self.metrics, self.clock,
-                              health=self.health)
+                              health=self.health, intake_busy=lambda: self.queue.qsize() >= INTAKE_BACKED_UP)
         self._dispatcher = Dispatcher(self._store, self.policy, self._sender.submit, self.clock)
         self._follow_gauges()
         await self._sender.start()

@@ -110,7 +110,9 @@ class Pump:
             return
         if isinstance(message, AmiEvent) and (key := log_key(message)):
             self._log.add(key, message)
-        self._log.changes(*self._tracker.take_changes())
+        links, closed = self._tracker.take_changes()
+        if links or closed:
+            self._log.changes(links, closed)
 
     def translate(self, message: AmiMessage) -> list[SystemEvent]:
         """The system events one queue message causes (tracker only; no I/O)."""

@@ -5,14 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
+from agent.metrics import Metrics
 from agent.records import NewActivity, NewDelivery
 from agent.store import SETTLE_CHUNK, Store
 from agent.walcheckpoint import Checkpointer
 from agent.webhooks.dispatcher import RENDER_CHUNK
 from agent.webhooks.model import Action, RenderedRequest
-from tests.delivery_support import engine, system_event
+from agent.webhooks.retry import RetryPolicy
+from agent.webhooks.sender import GIVE_WAY_MAX, Sender
+from tests.delivery_support import Receiver, engine, fast_delivery, receiver, system_event
 
 
 def _row(call_id: str) -> NewDelivery:
@@ -129,3 +135,40 @@ class TestCheckpointer:
             assert _rows_in_file_alone(tmp_path / "a.db", tmp_path / "five.db") == 5
         finally:
             await store.close()
+
+
+class TestIntakeFirst:
+    async def test_attempts_wait_while_the_ami_intake_is_backed_up(self, tmp_path: Path) -> None:
+        """Given the AMI intake backed up, when a row is committed, then no attempt starts until the intake has
+        drained (within GIVE_WAY_MAX), and the row is delivered right after."""
+        busy = [True]
+        async with given_way(tmp_path, lambda: busy[0]) as (store, rx):
+            await asyncio.sleep(GIVE_WAY_MAX / 2)
+            assert rx.requests == []
+            busy[0] = False
+            await rx.wait_for(1, within=5.0)
+            async with asyncio.timeout(5.0):
+                while await store.outbox_counts() != {"delivered": 1}:  # noqa: ASYNC110 (polls the database)
+                    await asyncio.sleep(0.01)
+
+    async def test_a_long_burst_slows_attempts_but_never_stops_them(self, tmp_path: Path) -> None:
+        """Given an intake that stays backed up, when a row is committed, then it is still delivered (each
+        attempt waits at most GIVE_WAY_MAX)."""
+        async with given_way(tmp_path, lambda: True) as (_, rx):
+            await rx.wait_for(1, within=5.0)
+
+
+@contextlib.asynccontextmanager
+async def given_way(tmp_path: Path, busy: Callable[[], bool]) -> AsyncIterator[tuple[Store, Receiver]]:
+    """A started sender whose intake is `busy`, with one row committed for a live receiver."""
+    delivery = fast_delivery()
+    store = await Store.open(tmp_path / "a.db")
+    sender = Sender(store, delivery, RetryPolicy.from_settings(delivery), Metrics(), time.time, intake_busy=busy)
+    await sender.start()
+    try:
+        async with receiver() as rx:
+            sender.submit(await store.enqueue([replace(_row("c1"), request=RenderedRequest("POST", rx.url + "/x"))]))
+            yield store, rx
+    finally:
+        await sender.close()
+        await store.close()

@@ -38,6 +38,7 @@ from typing import Any
 from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
 from agent.ami.inlet import Inlet
 from agent.ami.protocol import ActionFailed, AmiProtocol, EventSink
+from agent.ami.wire import Skim
 from agent.settings import AmiSettings
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,10 @@ class AmiClient:
     """Keeps the AMI link up and puts `AmiEvent | ConnectionLost | ConnectionUp` into `queue`, in order, every
     one of them: a full (bounded) queue pauses reading instead of dropping anything."""
 
-    def __init__(self, settings: AmiSettings, queue: asyncio.Queue[AmiMessage], clock: Callable[[], float]) -> None:
+    def __init__(self, settings: AmiSettings, queue: asyncio.Queue[AmiMessage], clock: Callable[[], float], *,
+                 skim: Skim | None = None) -> None:
         self._settings = settings
+        self._skim = skim
         self._queue = queue
         self._clock = clock
         self._protocol: AmiProtocol | None = None
@@ -201,7 +204,7 @@ class AmiClient:
         return self._logins > logins
 
     async def _connect(self) -> AmiProtocol:
-        return await connect(self._settings, self._on_events, self._clock)
+        return await connect(self._settings, self._on_events, self._clock, self._skim)
 
     async def _session(self, protocol: AmiProtocol) -> None:
         await self._login(protocol)
@@ -269,10 +272,12 @@ class AmiClient:
         log.warning("AMI: %s", error)
 
 
-async def connect(settings: AmiSettings, sink: EventSink, clock: Callable[[], float]) -> AmiProtocol:
-    """A TCP connection to AMI (within `connect_timeout`) whose events go to `sink`; OSError or TimeoutError."""
+async def connect(settings: AmiSettings, sink: EventSink, clock: Callable[[], float],
+                  skim: Skim | None = None) -> AmiProtocol:
+    """A TCP connection to AMI (within `connect_timeout`) whose events go to `sink`; OSError or TimeoutError.
+    Frames `skim` names are not parsed (agent/ami/wire.py)."""
     loop = asyncio.get_running_loop()
-    factory: Callable[[], AmiProtocol] = lambda: AmiProtocol(sink, clock)  # noqa: E731
+    factory: Callable[[], AmiProtocol] = lambda: AmiProtocol(sink, clock, skim=skim)  # noqa: E731
     connecting = loop.create_connection(factory, settings.host, settings.port)
     _, protocol = await asyncio.wait_for(connecting, settings.connect_timeout)
     return protocol

@@ -26,7 +26,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from agent.ami.events import AmiEvent
-from agent.ami.wire import DEFAULT_MAX_FRAME, FrameDecoder
+from agent.ami.wire import DEFAULT_MAX_FRAME, FrameDecoder, Skim
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,11 @@ class ActionFailed(Exception):
 class AmiProtocol(AMIProtocol):  # type: ignore[misc]
     """One AMI TCP connection. Build with `AmiProtocol(sink, clock)` as the `protocol_factory` product."""
 
-    def __init__(self, sink: EventSink, clock: Callable[[], float], max_frame: int = DEFAULT_MAX_FRAME) -> None:
+    def __init__(self, sink: EventSink, clock: Callable[[], float], max_frame: int = DEFAULT_MAX_FRAME, *,
+                 skim: Skim | None = None) -> None:
         self._sink = sink
         self._clock = clock
-        self.decoder = FrameDecoder(max_frame)
+        self.decoder = FrameDecoder(max_frame, skim=skim)
         self.lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.bytes_received = 0
         self.events_delivered = 0

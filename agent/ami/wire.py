@@ -6,11 +6,13 @@ reads is decoded whole. Malformed frames are counted and skipped; the frames aro
 Two ways out of a `FrameDecoder`: `feed()` gives every frame as its (key, value) pairs (traces, tests), and
 `feed_events()` gives `AmiEvent`s directly (the live client). The second takes a fast path for ordinary
 frames (one `split(": ")` per line, one dict) and falls back to `parse_frame` + `to_event` for anything
-unusual (repeated headers, channel variables, odd spacing), so both ways agree on every input.
+unusual (repeated headers, channel variables, odd spacing), so both ways agree on every input. Given a `skim`
+predicate, frames it names (the VarSet flood of a real PBX) are not parsed at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
 from types import MappingProxyType
@@ -37,13 +39,20 @@ class FrameStats:
             self.reasons.append(reason)
 
 
+# Given a frame's bytes, the name of an event the reader will never look into (it is then not parsed: only
+# its name and Timestamp are kept, so it is still counted and timed), else "".
+Skim = Callable[[bytes], str]
+
+
 class FrameDecoder:
     """Incremental AMI frame decoder: `feed(bytes)` returns the complete frames as lists of (key, value).
 
     A server reading client actions passes `expect_banner=False` (only servers send the banner).
     """
 
-    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME, *, expect_banner: bool = True) -> None:
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME, *, expect_banner: bool = True,
+                 skim: Skim | None = None) -> None:
+        self._skim = skim
         self._buffer = b""
         self._max_frame = max_frame
         self._skipping = False
@@ -56,8 +65,12 @@ class FrameDecoder:
 
     def feed_events(self, data: bytes, received_at: float) -> list[AmiEvent]:
         """The frames completed by `data` as AmiEvents (responses too: their `name` is "")."""
-        stats = self.stats
-        return [event for chunk in self._chunks(data) if (event := decode_event(chunk, received_at, stats))]
+        stats, skim = self.stats, self._skim
+        if skim is None:
+            return [event for chunk in self._chunks(data) if (event := decode_event(chunk, received_at, stats))]
+        return [event for chunk in self._chunks(data)
+                if (event := skimmed(chunk, name, received_at) if (name := skim(chunk))
+                    else decode_event(chunk, received_at, stats))]
 
     def _chunks(self, data: bytes) -> list[bytes]:
         buffer = self._buffer + data if self._buffer else data
@@ -136,6 +149,16 @@ def decode_event(chunk: bytes, received_at: float, stats: FrameStats) -> AmiEven
         pairs = _parse_lines(lines, stats)
         return None if pairs is None else to_event(pairs, received_at, chunk)
     return AmiEvent(headers=headers, received_at=received_at, raw=chunk)
+
+
+def skimmed(chunk: bytes, name: str, received_at: float) -> AmiEvent:
+    """A frame its reader will not look into (see `Skim`): only its name and Timestamp are kept."""
+    headers = {"Event": name}
+    at = chunk.find(b"\r\nTimestamp: ")
+    if at >= 0:
+        end = chunk.find(b"\r\n", at + 13)
+        headers["Timestamp"] = chunk[at + 13 : end if end >= 0 else len(chunk)].decode("utf-8", "replace")
+    return AmiEvent(headers=headers, received_at=received_at)
 
 
 def _needs_full_parse(headers: dict[str, str]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from agent.mapping.calls import Call, Leg
@@ -94,8 +95,16 @@ def tenant(call: Call, caller: Channel | None, config: MappingConfig) -> str:
 
 def clock(time: float, zone: ZoneInfo) -> dict[str, str]:
     """date, time and unix_time of the triggering AMI event."""
-    moment = datetime.fromtimestamp(time, zone)
-    return {"date": moment.strftime("%Y-%m-%d"), "time": moment.strftime("%H:%M:%S"), "unix_time": str(int(time))}
+    second = int(time)
+    day, hour = _wall_clock(second, zone)
+    return {"date": day, "time": hour, "unix_time": str(second)}
+
+
+@lru_cache(maxsize=256)
+def _wall_clock(second: int, zone: ZoneInfo) -> tuple[str, str]:
+    """(Y-m-d, H:M:S) of an epoch second in `zone`; cached, as the events of a burst share their seconds."""
+    moment = datetime.fromtimestamp(second, zone)
+    return moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M:%S")
 
 
 def call_values(call: Call, caller: Channel | None, config: MappingConfig) -> dict[str, str]:

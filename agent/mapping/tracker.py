@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
@@ -38,8 +39,27 @@ NOISE = frozenset(
 )
 
 
+Changes = tuple[Sequence[tuple[str, str]], Sequence[str]]
+NO_CHANGES: Changes = ((), ())
 # The only VarSet variables and Newexten applications the tracker reads (see var_set and dialing.new_exten).
 VARIABLES = frozenset({"DIALSTATUS", "TENANT"})
+
+
+_NOISE_PREFIXES = tuple(f"Event: {name}\r\n".encode() for name in sorted(NOISE))
+_VARIABLE_NAMES = re.compile(b"|".join(re.escape(name.encode()) for name in sorted(VARIABLES)))
+
+
+def skim(frame: bytes) -> str:
+    """The name of an event the tracker never reads, judged on the frame's bytes before any parsing (the AMI
+    client then keeps only its name and time), else "". Conservative: a VarSet naming DIALSTATUS or TENANT
+    anywhere, or a Newexten naming Dial anywhere, is parsed in full."""
+    if frame.startswith(b"Event: VarSet\r\n"):
+        return "" if _VARIABLE_NAMES.search(frame) else "VarSet"
+    if frame.startswith(b"Event: Newexten\r\n"):
+        return "" if b"Dial" in frame else "Newexten"
+    if frame.startswith(_NOISE_PREFIXES):
+        return frame[7 : frame.index(b"\r\n")].decode()
+    return ""
 
 
 def log_key(event: AmiEvent) -> str:
@@ -137,10 +157,12 @@ class CallTracker:
             events += completion.complete(self._book, call, now, now)
         return events
 
-    def take_changes(self) -> tuple[list[tuple[str, str]], list[str]]:
+    def take_changes(self) -> Changes:
         """Since the last call: the channel moves between calls (from, to), then the calls completed and
         forgotten. The tracker log files a moved channel's past under its new call, and drops closed calls."""
         book = self._book
+        if not book.links and not book.closed:
+            return NO_CHANGES
         links, book.links = book.links, []
         closed, book.closed = book.closed, []
         return links, closed

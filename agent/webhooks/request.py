@@ -44,7 +44,7 @@ _PATH_LITERAL_SAFE = _PATH_SAFE + "%"
 
 def clean_text(text: str) -> str:
     """`text` with lone surrogates replaced, so it always encodes to UTF-8."""
-    return _SURROGATE_RE.sub("\ufffd", text)
+    return text if text.isascii() else _SURROGATE_RE.sub("\ufffd", text)
 
 
 def split_url_query(url: str) -> tuple[str, tuple[KeyValue, ...]]:

@@ -31,6 +31,9 @@ def tags_in(text: str) -> Iterator[str]:
 def substitute(text: str, values: Mapping[str, str], escape: Callable[[str], str] | None = None) -> str:
     """Replace each tag by its value (empty when undefined), passed through `escape` when given."""
 
+    if "{{" not in text:
+        return text
+
     def one(match: re.Match[str]) -> str:
         value = values.get(match.group(1), "")
         return escape(value) if escape is not None else value

@@ -19,7 +19,7 @@ import aiohttp
 from agent.ami.client import AmiClient
 from agent.ami.events import AmiEvent, AmiMessage, ConnectionUp
 from agent.mapping.catalog import SystemEvent
-from agent.mapping.tracker import CallTracker
+from agent.mapping.tracker import CallTracker, skim
 from agent.settings import AmiSettings, Settings
 from agent.webhooks.model import Action
 from agent.webhooks.request import render
@@ -29,7 +29,7 @@ from tests.reliability.harness import EVENT_ORDER, _action
 async def main(ami_port: int, rx_port: int) -> None:
     actions: dict[str, Action] = {key: _action(f"a{n}", rx_port) for n, key in enumerate(EVENT_ORDER)}
     queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
-    client = AmiClient(AmiSettings(port=ami_port), queue, time.time)
+    client = AmiClient(AmiSettings(port=ami_port), queue, time.time, skim=skim)
     tracker = CallTracker(Settings().mapping.compile())
     tasks: set[asyncio.Task[None]] = set()
     stop = asyncio.Event()
