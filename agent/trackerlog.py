@@ -123,6 +123,14 @@ class Groups:
         self._members[new_tag] = members
         return Retag(old_tag, new_tag)
 
+    def seed(self, tag: str, call_ids: Iterable[str]) -> None:
+        """Start with one group `tag` holding `call_ids` (the calls a restart restored)."""
+        members = set(call_ids)
+        for call_id in members:
+            self._tag[call_id] = tag
+        if members:
+            self._members[tag] = members
+
     def close(self, call_id: str) -> str | None:
         """The tag to drop now that `call_id` completed, or None while other calls of its group go on."""
         tag = self._tag.pop(call_id, call_id)
@@ -145,8 +153,7 @@ class Gathering:
 
     def restored(self, call_ids: Iterable[str]) -> None:
         """The calls `restore` rebuilt: the frames filed under RESTORED go when the last of them completes."""
-        for call_id in call_ids:
-            self._groups.merge(call_id, RESTORED)
+        self._groups.seed(RESTORED, call_ids)
 
     def add(self, call_id: str, event: AmiEvent) -> None:
         self._gathering.append((self._groups.tag(call_id), event.received_at, encode_event(event)))

@@ -27,7 +27,7 @@ from agent.ami.client import AmiClient  # noqa: E402
 from agent.ami.events import AmiEvent, AmiMessage  # noqa: E402
 from agent.ami.trace import renumbered, timestamp_span, trace_events  # noqa: E402
 from agent.ami.wire import FrameDecoder  # noqa: E402
-from agent.mapping.tracker import CallTracker  # noqa: E402
+from agent.mapping.tracker import CallTracker, skim  # noqa: E402
 from agent.replay import fixture_config  # noqa: E402
 from agent.settings import AmiSettings  # noqa: E402
 
@@ -121,11 +121,11 @@ async def raw_client(port: int, count: int) -> float:
     return elapsed
 
 
-async def our_client(port: int, count: int, tracker: CallTracker | None) -> float:
-    """Seconds for `count` events through AmiClient -> queue -> (tracker)."""
+async def our_client(port: int, count: int, tracker: CallTracker | None, skimming: bool = False) -> float:
+    """Seconds for `count` events through AmiClient -> queue -> (tracker); `skimming` as the daemon reads."""
     queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
     started = time.perf_counter()
-    client = AmiClient(AmiSettings(port=port, ping_interval=60.0), queue, time.time)
+    client = AmiClient(AmiSettings(port=port, ping_interval=60.0), queue, time.time, skim=skim if skimming else None)
     running = asyncio.create_task(client.run())
     seen = 0
     while seen < count:
@@ -173,6 +173,7 @@ async def measure_all(port: int, count: int) -> dict[str, float]:
         "panoramisk": count / await best_of(RUNS, lambda: panoramisk_client(port, count)),
         "parse": count / await best_of(RUNS, lambda: our_client(port, count, None)),
         "tracker": count / await best_of(RUNS, lambda: our_client(port, count, CallTracker(config))),
+        "daemon": count / await best_of(RUNS, lambda: our_client(port, count, CallTracker(config), skimming=True)),
     }
 
 
@@ -183,6 +184,7 @@ def table(rates: dict[str, float], count: int) -> str:
         ("panoramisk 1.4 Manager, one `'*'` callback (for comparison)", rates["panoramisk"]),
         ("ours: socket -> FrameDecoder -> AmiEvent -> queue", rates["parse"]),
         ("ours: socket -> parse -> queue -> CallTracker.feed", rates["tracker"]),
+        ("ours, as the daemon reads: unread frames skimmed, then CallTracker.feed", rates["daemon"]),
     ]
     python = sys.version.split()[0]
     title = f"{count:,} events (13_load_mixed_35_calls.ami repeated), best of {RUNS} runs, Python {python}"

@@ -6,7 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from agent.ami.events import AmiMessage, ConnectionLost, ConnectionUp
+from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
 from agent.ami.trace import read_events
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
@@ -14,6 +14,8 @@ from agent.metrics import Metrics
 from agent.pump import Pump, describe_call
 from agent.settings import DeliverySettings
 from agent.store import Store
+from agent.storehealth import StoreHealth
+from agent.trackerlog import TrackerLog
 from agent.webhooks.dispatcher import Dispatcher
 from agent.webhooks.model import Action
 from agent.webhooks.retry import RetryPolicy
@@ -75,3 +77,37 @@ class TestPump:
         """Given a completion event, when described, then one line with its shape and no empty fields."""
         event = system_event("call_answered", "17.1", direction="inbound", duration="5", trunk="", extension="201")
         assert describe_call(event) == "call 17.1 call_answered direction=inbound duration=5 extension=201"
+
+
+class TestTrackerLog:
+    async def test_pump_logs_open_calls_and_prunes_the_rest(self, tmp_path: Path) -> None:
+        """Given a pump with a tracker log, when the first half of a call goes through, plus an event of a call the
+        tracker never follows, then after the periodic expiry only the open call's frames are in the log; when
+        the call ends, its frames are gone too."""
+        store = await Store.open(tmp_path / "a.db")
+        log = TrackerLog(store, StoreHealth(time.time))
+        queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
+        pump = Pump(queue, CallTracker(MappingConfig()), lambda events: asyncio.sleep(0), Metrics(), time.time,
+                    expire_every=0.05, tracker_log=log)
+        events = read_events(TRACE)
+        half = len(events) // 2
+        stray = AmiEvent(headers={"Event": "Newexten", "Application": "Dial", "Uniqueid": "9.9", "Linkedid": "9.9"},
+                         received_at=1.0)
+        task = asyncio.create_task(pump.run())
+        try:
+            for message in [*events[:half], stray]:
+                queue.put_nowait(message)
+            await pump.wait_processed(half + 1)
+            await asyncio.sleep(0.2)  # at least one expiry tick: Keep(open calls)
+            await log.wait_written()
+            call_id = next(e.get("Linkedid") for e in events if e.get("Linkedid"))
+            assert {tag for tag, _, _ in await store.tracker_log()} == {call_id}
+            for message in events[half:]:
+                queue.put_nowait(message)
+            await pump.wait_processed(len(events) + 1)
+            await log.wait_written()
+            assert await store.tracker_log() == []
+        finally:
+            task.cancel()
+            await log.close_writer(1.0)
+            await store.close()

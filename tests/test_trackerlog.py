@@ -26,7 +26,19 @@ from agent.records import NewDelivery
 from agent.replay import fixture_config
 from agent.store import LogFrame, Store
 from agent.storehealth import Backoff, StoreHealth
-from agent.trackerlog import Closed, Gathering, Keep, Op, Retag, TrackerLog, compact, replay, restore, settle
+from agent.trackerlog import (
+    RESTORED,
+    Closed,
+    Gathering,
+    Keep,
+    Op,
+    Retag,
+    TrackerLog,
+    compact,
+    replay,
+    restore,
+    settle,
+)
 from agent.webhooks.model import Action, RenderedRequest
 from tests.test_tracker_metamorphic import GOLDEN, comparable, solo
 from tests.tracker_support import event, hangup, newchannel
@@ -83,6 +95,17 @@ class TestGroups:
         gathering.changes([], ["B"])
         gathering.changes([], ["A"])
         assert gathering.take() == [Retag("B", "A"), Closed(frozenset({"A"}))]
+
+    def test_the_restored_group_closes_with_the_last_restored_call(self) -> None:
+        """Given two calls restored after a restart, then their frames (tag RESTORED) stay until both completed;
+        a call a restored one merges with joins the group."""
+        gathering = Gathering()
+        gathering.restored(["A", "B"])
+        gathering.changes([("C", "A")], ["A"])
+        gathering.changes([], ["B"])
+        assert gathering.take() == [Retag("C", RESTORED)]
+        gathering.changes([], ["C"])
+        assert gathering.take() == [Closed(frozenset({RESTORED}))]
 
 
 class TestLogKey:
