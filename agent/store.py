@@ -50,6 +50,9 @@ __all__ = [
 MAX_PER_PAGE = 500
 BUSY_TIMEOUT = 5.0  # seconds a write waits for another process's lock before failing with "database is locked"
 ENQUEUE_CHUNK = 500
+# s a settle waits for others to join its transaction: fewer commits under load, and the outbox INSERT of the
+# next event does not queue behind the outcome of the last delivery on the one database thread
+SETTLE_GATHER = 0.003
 LOG_CHUNK = 500  # tracker log frames per INSERT statement
 
 LogFrame = tuple[str, float, bytes]  # (call id, receive time, frame): one row of the tracker log
@@ -525,8 +528,8 @@ class Store:
     ) -> None:
         """Record an attempt's outcome on the outbox row and its activity row, in one transaction.
 
-        Group commit: settles that arrive while one is being written are committed together in the next
-        transaction; each caller returns once its own outcome is committed.
+        Group commit: settles that arrive within SETTLE_GATHER, or while one is being written, are committed
+        together in one transaction; each caller returns once its own outcome is committed.
         """
         done_at = None if state == "pending" else now
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -539,6 +542,7 @@ class Store:
         self._flushing = True
         batch: list[_Settle] = []
         try:
+            await asyncio.sleep(SETTLE_GATHER)
             while self._settles:
                 batch, self._settles = self._settles, []
                 try:

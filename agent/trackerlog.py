@@ -39,6 +39,7 @@ from agent.storehealth import WRITE_RETRY, Backoff, StoreHealth, transient
 log = logging.getLogger("agent.trackerlog")
 
 LIMIT = 200_000
+GATHER_DELAY = 0.01  # s the writer lets ops gather: fewer transactions, none in the way of the sends just due
 WRITER = "tracker log"
 RESTORED = "@restored"  # the tag of the frames a restarted agent found (no Linkedid looks like it)
 
@@ -222,6 +223,7 @@ class TrackerLog(Gathering):
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
+            await asyncio.sleep(GATHER_DELAY)
             self._wake.clear()
             await self._write_waiting()
             if not self._waiting:

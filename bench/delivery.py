@@ -37,7 +37,7 @@ from agent.ami.simulator import AmiSimulator
 from agent.ami.trace import renumbered
 from agent.app import DATABASE_FILE, Agent
 from agent.mapping.catalog import SystemEvent
-from agent.mapping.tracker import CallTracker
+from agent.mapping.tracker import CallTracker, skim
 from agent.metrics import Metrics
 from agent.settings import AmiSettings, DeliverySettings, Settings
 from agent.store import Store
@@ -212,7 +212,7 @@ async def latency_agent(base: str, ami_port: int, count: int, state: Path, login
 async def latency_minimal(base: str, ami_port: int, count: int, logins: int) -> list[float]:
     """AMI client -> tracker -> render -> aiohttp, no storage, no retry."""
     queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
-    client = AmiClient(AmiSettings(port=ami_port), queue, time.time)
+    client = AmiClient(AmiSettings(port=ami_port), queue, time.time, skim=skim)
     tracker = CallTracker(Settings().mapping.compile())
     hook = action(base)
     tasks: set[asyncio.Task[None]] = set()

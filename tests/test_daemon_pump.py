@@ -87,9 +87,11 @@ class TestTrackerLog:
         store = await Store.open(tmp_path / "a.db")
         log = TrackerLog(store, StoreHealth(time.time))
         queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
-        pump = Pump(queue, CallTracker(MappingConfig()), lambda events: asyncio.sleep(0), Metrics(), time.time,
-                    expire_every=0.05, tracker_log=log)
         events = read_events(TRACE)
+        moment, began = events[-1].time, time.monotonic()  # the pump's clock runs from the trace's last event,
+        clock = lambda: moment + time.monotonic() - began  # noqa: E731 (so the call is not old enough to expire)
+        pump = Pump(queue, CallTracker(MappingConfig()), lambda events: asyncio.sleep(0), Metrics(), clock,
+                    expire_every=0.05, tracker_log=log)
         half = len(events) // 2
         stray = AmiEvent(headers={"Event": "Newexten", "Application": "Dial", "Uniqueid": "9.9", "Linkedid": "9.9"},
                          received_at=1.0)

@@ -12,8 +12,10 @@ holds a prefix of each (call, action) lane, lane order holds across pages. So wh
 burst, a slow receiver) the backlog grows in SQLite, not in memory; retries waiting for their time stay in
 memory (one row each), which a dead endpoint's backlog still costs.
 
-While the database refuses writes (locked, disk full: `storehealth.transient`), an attempt keeps its outcome
-and retries committing it with a capped backoff, holding its slot and its lane: later deliveries of that call
+A slot bounds the requests in flight: it is freed as soon as the response is read, so the next request starts
+while the outcome is committed (settles are group-committed, agent/store.py). While the database refuses writes
+(locked, disk full: `storehealth.transient`), an attempt keeps its outcome and retries committing it with a
+capped backoff, holding its lane (and its slot, once the store is known to fail): later deliveries of that call
 and action wait, and the row stays pending in the database until the outcome is committed, so a stop or crash
 meanwhile sends it again after the next start (at least once). Its activity row is written late, with the
 attempt's own date. Which row is due next is decided in memory (`Lanes`), so no database read can stop the loop.
@@ -76,6 +78,18 @@ def _message(status: int, body: str, location: str | None) -> str:
     if 300 <= status <= 399:
         return f"redirect {status} to {location or '(no Location)'} not followed"
     return truncate(body)
+
+
+class Slot:
+    """One of the sender's concurrency slots, released once whoever is first to call `release`."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots: asyncio.Semaphore | None = slots
+
+    def release(self) -> None:
+        if self._slots is not None:
+            self._slots.release()
+            self._slots = None
 
 
 class Sender:
@@ -246,17 +260,18 @@ class Sender:
 
     async def _deliver(self, row: Delivery) -> None:
         """Supervision point: one attempt; an unexpected error is logged and the row retried later."""
+        slot = Slot(self._slots)
         try:
-            await self._attempt(row)
+            await self._attempt(row, slot)
         except Exception:
             log.exception("delivery %d (action %r, call %s) failed internally; retrying later",
                           row.id, row.action_name, row.call_id)
             self._lanes.retry(replace(row, next_attempt_at=self._clock() + self._policy.initial_delay))
         finally:
-            self._slots.release()
+            slot.release()
             self._notify()
 
-    async def _attempt(self, row: Delivery) -> None:
+    async def _attempt(self, row: Delivery, slot: Slot) -> None:
         started = self._clock()
         if started > row.expires_at:
             await self._record(lambda: self._store.settle(row.id, state="expired", attempts=row.attempts,
@@ -264,6 +279,8 @@ class Sender:
             self._finished(row, "expired", f"expired before attempt {row.attempts + 1} could be made")
             return
         result = await self.send(row.request)
+        if self._health.ok:  # the request is done: the next may start while this outcome is committed
+            slot.release()
         attempts, now = row.attempts + 1, self._clock()
         decision = self._policy.decide(result, attempts, row.expires_at, now)
         activity = NewActivity(row.action_name, row.action_id, row.event, row.call_id, attempts, result.status,
