@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.ami.events import AmiEvent
-from agent.ami.wire import DEFAULT_MAX_FRAME, FrameDecoder
+from agent.ami.wire import DEFAULT_MAX_FRAME, FrameDecoder, Skim
+from agent.mapping.tracker import skim
 from tests.reliability.synth import BANNER, SEP, call_frames, trace_path
 
 FRAMES = call_frames(trace_path("09_inbound_ringgroup_203_answers").read_bytes())
@@ -16,8 +17,8 @@ STREAM = BANNER + b"".join(frame + SEP for frame in FRAMES)
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def decode(chunks: list[bytes]) -> tuple[list[AmiEvent], FrameDecoder]:
-    decoder = FrameDecoder()
+def decode(chunks: list[bytes], skim: Skim | None = None) -> tuple[list[AmiEvent], FrameDecoder]:
+    decoder = FrameDecoder(skim=skim)
     events: list[AmiEvent] = []
     for chunk in chunks:
         events += decoder.feed_events(chunk, 0.0)
@@ -66,6 +67,22 @@ class TestWireFuzz:
         wanted = headers_of(decode([STREAM])[0])
         got = [headers for headers in headers_of(events) if headers in wanted]
         assert got == wanted
+
+    @FUZZ
+    @given(st.lists(st.tuples(st.integers(min_value=0, max_value=len(FRAMES) - 1), garbage), max_size=8),
+           st.lists(st.integers(min_value=0), max_size=10))
+    def test_skimming_decoder_keeps_every_frame_the_tracker_reads(self, inserts: list[tuple[int, bytes]],
+                                                                  cuts: list[int]) -> None:
+        """Given garbage between real frames, when decoded in random pieces with skimming (as the daemon reads),
+        then no exception, and every frame the tracker reads arrives exactly as the full decoder gives it."""
+        frames = list(FRAMES)
+        for position, junk in sorted(inserts, reverse=True):
+            frames.insert(position, junk.replace(SEP, b"\r\n"))
+        pieces = split(BANNER + b"".join(frame + SEP for frame in frames), cuts)
+        full, _ = decode(pieces)
+        light, _ = decode(pieces, skim)
+        assert headers_of([e for e in light if e.raw]) == headers_of([e for e in full if not skim(e.raw)])
+        assert any(not e.raw for e in light)
 
     @FUZZ
     @given(st.integers(min_value=1, max_value=len(FRAMES) - 1), st.integers(min_value=1))
