@@ -56,19 +56,19 @@ def _run(settings: Settings) -> int:
 
 
 def _demo(settings: Settings) -> int:
-    from agent.demo import run_demo
+    from agent.devtools.demo import run_demo
 
     return run_demo(settings)
 
 
 def _replay(settings: Settings, trace: Path) -> int:
-    from agent.replay import replay_main
+    from agent.devtools.replay import replay_main
 
     return replay_main(settings, trace, sys.stdout)
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from agent.ami.simulator import simulate_main
+    from agent.devtools.simulator import simulate_main
 
     return simulate_main(
         args.trace,
@@ -82,13 +82,13 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _check_config(settings: Settings) -> int:
-    from agent.checkconfig import check_config_main
+    from agent.cli.checkconfig import check_config_main
 
     return check_config_main(settings)
 
 
 def _status(settings: Settings, as_json: bool) -> int:
-    from agent.statuscli import status_main
+    from agent.cli.status import status_main
 
     return status_main(settings, as_json=as_json)
 

@@ -31,18 +31,18 @@ from agent.admin_api.auth import load_or_create_token
 from agent.admin_api.deps import ApiDeps, TestResult
 from agent.ami.client import AmiClient
 from agent.ami.events import AmiMessage
-from agent.backlog import Backlog
+from agent.ingest.backlog import Backlog
+from agent.ingest.pump import Pump
+from agent.ingest.trackerlog import TrackerLog, restore
 from agent.mapping.rating import Rate, RateTable
 from agent.mapping.tracker import CallTracker, skim
 from agent.metrics import Metrics
-from agent.pump import Pump
-from agent.records import Rate as StoredRate
 from agent.settings import EX_CONFIG, Settings, SettingsError
-from agent.store import Store
-from agent.storehealth import StoreHealth, transient
-from agent.trackerlog import TrackerLog, restore
+from agent.store.facade import Store
+from agent.store.health import StoreHealth, transient
+from agent.store.model import Action
+from agent.store.records import Rate as StoredRate
 from agent.webhooks.dispatcher import Dispatcher
-from agent.webhooks.model import Action
 from agent.webhooks.request import render
 from agent.webhooks.retry import RetryPolicy
 from agent.webhooks.sender import Sender
@@ -146,7 +146,7 @@ class Agent:
         gc.freeze()
 
     async def _restore(self) -> None:
-        """Rebuild the calls in progress from the tracker log (agent/trackerlog.py) before the AMI connects."""
+        """Rebuild the calls in progress from the tracker log (agent/ingest/trackerlog.py) before the AMI connects."""
         restored = await restore(self.store, self.tracker)
         if restored.frames:
             log.info("resumed %d calls in progress from the tracker log (%d AMI events; %d already complete)",

@@ -1,4 +1,4 @@
-"""Delivery benchmarks (DESIGN.md §6), all on 127.0.0.1; figures printed as a markdown table and written to
+"""Delivery benchmarks (docs/delivery.md), all on 127.0.0.1; figures printed as a markdown table and written to
 test-output/bench-delivery.md (paste it into the README's Performance section).
 
 1. Throughput: the durable path (outbox rows committed in transactions of BURST events, as the pump batches
@@ -33,16 +33,16 @@ from aiohttp import web
 
 from agent.ami.client import AmiClient
 from agent.ami.events import AmiEvent, AmiMessage
-from agent.ami.simulator import AmiSimulator
-from agent.ami.trace import renumbered
 from agent.app import DATABASE_FILE, Agent
+from agent.devtools.simulator import AmiSimulator
+from agent.devtools.trace import renumbered
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.tracker import CallTracker, skim
 from agent.metrics import Metrics
 from agent.settings import AmiSettings, DeliverySettings, Settings
-from agent.store import Store
+from agent.store.facade import Store
+from agent.store.model import Action
 from agent.webhooks.dispatcher import Dispatcher
-from agent.webhooks.model import Action
 from agent.webhooks.request import render
 from agent.webhooks.retry import RetryPolicy
 from agent.webhooks.sender import Sender

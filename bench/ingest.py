@@ -2,7 +2,7 @@
 beside a plain `split(b"\\r\\n\\r\\n")` + dict parse of the same bytes over the same kind of socket.
 
 The payload is tests/fixtures/ami_traces/13_load_mixed_35_calls.ami repeated (fresh Uniqueids/Linkedids and
-later Timestamps per repetition, agent.ami.trace.renumbered) to at least 200,000 events. A small server
+later Timestamps per repetition, agent.devtools.trace.renumbered) to at least 200,000 events. A small server
 process answers Login/Ping/CoreShowChannels and writes the payload as fast as the socket takes it, so the
 figures measure the client side. Each figure is the best of 3 runs (time from connect to the last event).
 
@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 from agent.ami.client import AmiClient  # noqa: E402
 from agent.ami.events import AmiEvent, AmiMessage  # noqa: E402
-from agent.ami.trace import renumbered, timestamp_span, trace_events  # noqa: E402
 from agent.ami.wire import FrameDecoder  # noqa: E402
+from agent.devtools.replay import fixture_config  # noqa: E402
+from agent.devtools.trace import renumbered, timestamp_span, trace_events  # noqa: E402
 from agent.mapping.tracker import CallTracker, skim  # noqa: E402
-from agent.replay import fixture_config  # noqa: E402
 from agent.settings import AmiSettings  # noqa: E402
 
 TRACE = ROOT / "tests" / "fixtures" / "ami_traces" / "13_load_mixed_35_calls.ami"

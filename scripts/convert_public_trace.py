@@ -1,6 +1,6 @@
-"""Convert a public AMI trace (see ../shared/ami_traces/public/SOURCES.md) into a `.ami` fixture.
+"""Convert a public AMI trace (see the public traces' sources (tests/fixtures/ami_traces/pub_SOURCES.md)) into a `.ami` fixture.
 
-Output (DESIGN.md §2): CRLF line endings, a banner line first (the original one if the source has one, else
+Output (docs/traces.md): CRLF line endings, a banner line first (the original one if the source has one, else
 `Asterisk Call Manager/5.0.0`), then each message as `Key: Value` lines followed by a blank line.
 
 Source formats, told apart by the file name:

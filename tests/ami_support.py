@@ -12,11 +12,11 @@ from typing import Any
 
 from agent.ami.client import AmiClient
 from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
-from agent.ami.simulator import AmiSimulator
+from agent.devtools.simulator import AmiSimulator
+from agent.ingest.pump import Pump
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.tracker import CallTracker
 from agent.metrics import Metrics
-from agent.pump import Pump
 from agent.settings import AmiSettings
 
 TRACES = Path(__file__).parent / "fixtures" / "ami_traces"
@@ -103,7 +103,7 @@ async def _no_dispatch(events: Sequence[SystemEvent]) -> None:
 
 
 def pump(tracker: CallTracker, messages: list[AmiMessage]) -> list[SystemEvent]:
-    """What the daemon's pump (agent.pump.Pump.translate) does with the queue: events, losses and resyncs."""
+    """What the daemon's pump (agent.ingest.pump.Pump.translate) does with the queue: events, losses and resyncs."""
     daemon_pump = Pump(asyncio.Queue(), tracker, _no_dispatch, Metrics(), time.time)
     return [event for message in messages for event in daemon_pump.translate(message)]
 

@@ -22,8 +22,8 @@ from agent.admin_api.app import create_app
 from agent.admin_api.deps import ApiDeps, TestResult
 from agent.metrics import Metrics
 from agent.settings import Settings
-from agent.store import Store
-from agent.webhooks.model import Action
+from agent.store.facade import Store
+from agent.store.model import Action
 from agent.webhooks.request import render
 
 TOKEN = "test-token-0123456789"

@@ -15,7 +15,7 @@ from aiohttp import web
 from agent.mapping.catalog import SystemEvent
 from agent.metrics import Metrics
 from agent.settings import DeliverySettings
-from agent.store import Store
+from agent.store.facade import Store
 from agent.webhooks.dispatcher import Dispatcher
 from agent.webhooks.retry import RetryPolicy
 from agent.webhooks.sender import Sender

@@ -36,7 +36,7 @@ class Chan:
     priority: int = 1
 
     def block(self, prefix: str = "") -> dict[str, str]:
-        """The 14 common channel headers (ami-notes §1.1), `prefix` "Dest" for the dialed side."""
+        """The 14 common channel headers (docs/ami.md §1.1), `prefix` "Dest" for the dialed side."""
         base = {
             "Channel": self.name,
             "ChannelState": str(self.state),

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from agent.ami.client import AmiClient
 from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
 from agent.ami.inlet import Inlet
-from agent.ami.simulator import AmiSimulator
-from agent.ami.trace import trace_events
+from agent.devtools.replay import as_line, fixture_config, replay
+from agent.devtools.simulator import AmiSimulator
+from agent.devtools.trace import trace_events
 from agent.mapping.tracker import CallTracker
-from agent.replay import as_line, fixture_config, replay
 from tests.ami_support import TRACES, WAIT, fast_settings, pump
 from tests.reliability.harness import eventually
 

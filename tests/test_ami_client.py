@@ -12,10 +12,10 @@ import pytest
 
 from agent.ami.client import AmiClient, reconnect_delay
 from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
-from agent.ami.simulator import AmiSimulator
-from agent.ami.trace import trace_events
+from agent.devtools.replay import as_line, fixture_config, replay
+from agent.devtools.simulator import AmiSimulator
+from agent.devtools.trace import trace_events
 from agent.mapping.tracker import CallTracker
-from agent.replay import as_line, fixture_config, replay
 from tests.ami_support import TRACES, WAIT, event_frame, fast_settings, is_lost, is_up, pump, running_link
 
 TRACE_01 = TRACES / "01_internal_answered_caller_hangup.ami"
@@ -133,7 +133,7 @@ class TestResyncRefused:
         assert [link.received[index].channels for index in ups] == [None, None]  # type: ignore[union-attr]
         config = fixture_config(TRACE_01)
         tracker = CallTracker(config)
-        with caplog.at_level(logging.WARNING, logger="agent.pump"):
+        with caplog.at_level(logging.WARNING, logger="agent.ingest.pump"):
             before = pump(tracker, link.received[: ups[1] + 1])
             assert tracker.calls_in_progress == 1
             after = pump(tracker, link.received[ups[1] + 1 :])

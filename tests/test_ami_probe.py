@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 from agent.ami.probe import ProbeResult, ami_login_probe
-from agent.ami.simulator import AmiSimulator
+from agent.devtools.simulator import AmiSimulator
 from tests.ami_support import TRACES, fast_settings
 
 TRACE_10 = TRACES / "10_inbound_queue_204_answers.ami"

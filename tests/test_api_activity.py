@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.records import NewActivity
+from agent.store.records import NewActivity
 from tests.api_harness import Api, running_api
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from agent.admin_api.app import all_routes
 from agent.admin_api.deps import TestResult
-from agent.webhooks.model import Action
+from agent.store.model import Action
 from agent.webhooks.request import render
 from tests.api_harness import Api, action_json, running_api
 

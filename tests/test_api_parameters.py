@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from agent.mapping.catalog import EXTRA_PARAMETERS, SYSTEM_PARAMETERS
-from agent.webhooks.model import Parameter
+from agent.store.model import Parameter
 from tests.api_harness import Api, action_json, running_api
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from agent.store import Conflict, Store
-from agent.webhooks.model import Action, Parameter
+from agent.store.facade import Conflict, Store
+from agent.store.model import Action, Parameter
 from tests.api_harness import Api, action_json, running_api
 
 FIXTURES = Path(__file__).parent / "fixtures" / "postman"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.ami.simulator import AmiSimulator
-from agent.checkconfig import check_config, check_config_main
+from agent.cli.checkconfig import check_config, check_config_main
+from agent.devtools.simulator import AmiSimulator
 from agent.settings import Settings
 
 TRACE = Path(__file__).parent / "fixtures" / "ami_traces" / "08_outbound_trunk_answered.ami"

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.ami.trace import read_frames
 from agent.ami.wire import to_event
+from agent.devtools.replay import as_line
+from agent.devtools.trace import read_frames
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
-from agent.replay import as_line
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "README.md"
@@ -149,7 +149,7 @@ def test_doc_names_filters_and_classes() -> None:
 
 def test_every_class_explained() -> None:
     """Each read class check-config talks about has a row in the read class table."""
-    from agent.checkconfig import OPTIONAL_CLASSES, REQUIRED_CLASS
+    from agent.cli.checkconfig import OPTIONAL_CLASSES, REQUIRED_CLASS
 
     rows: Mapping[str, str] = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)`.*$", DOC.read_text(), re.M)}
     assert {REQUIRED_CLASS, *OPTIONAL_CLASSES} <= set(rows)

@@ -17,13 +17,13 @@ from urllib.parse import parse_qsl, unquote
 import aiohttp
 from pydantic import SecretStr
 
-from agent.ami.simulator import AmiSimulator
 from agent.app import DATABASE_FILE, Agent, rate_table, serve
+from agent.devtools.simulator import AmiSimulator
 from agent.mapping.catalog import EVENT_KEYS
 from agent.settings import AdminSettings, AmiSettings, Settings
-from agent.store import NewActivity, Store
-from agent.store import Rate as StoredRate
-from agent.webhooks.model import Action, Body, Parameter
+from agent.store.facade import NewActivity, Store
+from agent.store.facade import Rate as StoredRate
+from agent.store.model import Action, Body, Parameter
 from tests.delivery_support import Received, fast_delivery, free_port, receiver
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,17 +7,17 @@ import time
 from pathlib import Path
 
 from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
-from agent.ami.trace import read_events
+from agent.devtools.trace import read_events
+from agent.ingest.pump import Pump, describe_call
+from agent.ingest.trackerlog import TrackerLog
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
 from agent.metrics import Metrics
-from agent.pump import Pump, describe_call
 from agent.settings import DeliverySettings
-from agent.store import Store
-from agent.storehealth import StoreHealth
-from agent.trackerlog import TrackerLog
+from agent.store.facade import Store
+from agent.store.health import StoreHealth
+from agent.store.model import Action
 from agent.webhooks.dispatcher import Dispatcher
-from agent.webhooks.model import Action
 from agent.webhooks.retry import RetryPolicy
 from tests.delivery_support import system_event
 

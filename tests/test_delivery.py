@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from agent.records import Delivery
-from agent.store import Store
-from agent.webhooks.model import Action, Body, KeyValue, Parameter
+from agent.store.facade import Store
+from agent.store.model import Action, Body, KeyValue, Parameter
+from agent.store.records import Delivery
 from agent.webhooks.request import render
 from tests.delivery_support import Engine, Reply, engine, fast_delivery, free_port, receiver, system_event
 

@@ -11,11 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from agent.metrics import Metrics
-from agent.records import NewActivity, NewDelivery
-from agent.store import SETTLE_CHUNK, Store
-from agent.walcheckpoint import Checkpointer
+from agent.store.checkpoint import Checkpointer
+from agent.store.facade import SETTLE_CHUNK, Store
+from agent.store.model import Action, RenderedRequest
+from agent.store.records import NewActivity, NewDelivery
 from agent.webhooks.dispatcher import RENDER_CHUNK
-from agent.webhooks.model import Action, RenderedRequest
 from agent.webhooks.retry import RetryPolicy
 from agent.webhooks.sender import GIVE_WAY_MAX, Sender
 from tests.delivery_support import Receiver, engine, fast_delivery, receiver, system_event

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from agent.records import Delivery
-from agent.webhooks.model import RenderedRequest
+from agent.store.model import RenderedRequest
+from agent.store.records import Delivery
 from agent.webhooks.outbox import Lanes
 
 REQUEST = RenderedRequest("POST", "http://127.0.0.1/x")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from agent.demo import TRACES_DIR, demo_action
+from agent.devtools.demo import TRACES_DIR, demo_action
 from agent.webhooks.template import tags_used
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 
 from agent.ami.events import uniqueid_epoch
-from agent.ami.trace import read_frames
+from agent.devtools.trace import read_frames
 from agent.mapping.catalog import CALL_ANSWERED, CALL_HANGUP, CALL_UNANSWERED, EVENT_KEYS
 from agent.settings import MappingSettings
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from agent.mapping.catalog import ALL_PARAMETERS
-from agent.webhooks.model import Action, Auth, Body, KeyValue
+from agent.store.model import Action, Auth, Body, KeyValue
 from agent.webhooks.postman import PostmanError, Preview, PreviewItem, display_url, load_collection, preview
 from agent.webhooks.postman_scope import Variable
 from agent.webhooks.request import render

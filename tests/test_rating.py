@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from agent.admin_api.rates_csv import COLUMNS, format_rates_csv, parse_rates_csv, rate_from_fields
 from agent.mapping.config import Rater, Rating
 from agent.mapping.rating import Rate, RateTable, billable_whole_seconds, normalise_number
-from agent.rates_csv import COLUMNS, format_rates_csv, parse_rates_csv, rate_from_fields
 
 
 def _rate(prefix: str, price: str, fee: str = "0", minimum: int = 0, increment: int = 1) -> Rate:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from agent.ami.trace import read_events
+from agent.devtools.trace import read_events
 from agent.mapping.catalog import CALL_ANSWERED, CALL_UNANSWERED, SystemEvent
 from agent.mapping.config import MappingConfig
 from agent.mapping.rating import Rate, RateTable

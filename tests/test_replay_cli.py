@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from agent.devtools.replay import as_line, fixture_config, replay
 from agent.mapping.catalog import ALL_PARAMETERS
-from agent.replay import as_line, fixture_config, replay
 
 TRACES = Path(__file__).parent / "fixtures" / "ami_traces"
 TRACE = TRACES / "01_internal_answered_caller_hangup.ami"

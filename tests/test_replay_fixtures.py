@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from agent.devtools.replay import fixture_config, replay
 from agent.mapping.catalog import ALL_PARAMETERS
-from agent.replay import fixture_config, replay
 
 TRACES = Path(__file__).parent / "fixtures" / "ami_traces"
 # Durations may differ by 1 s near x.5 s (rounding of microsecond timestamps; see the asterisk22 README).

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from agent.webhooks.model import Action, Auth, Body, KeyValue, RenderedRequest
+from agent.store.model import Action, Auth, Body, KeyValue, RenderedRequest
 from agent.webhooks.request import auth_secrets, mask_values, redact, render, split_url_query
 
 VALUES = {"IP": "10.1.2.3", "API_Key": "s3cr3t", "calling_name": "Ann", "extension": "201", "user": "admin"}

@@ -7,7 +7,7 @@ import json
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from agent.webhooks.model import Action, Auth, Body, KeyValue
+from agent.store.model import Action, Auth, Body, KeyValue
 from agent.webhooks.request import render
 
 TAGS = ["a", "b", "Srv/Tenant-ID"]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from agent.webhooks.model import Action, Auth, Body, KeyValue
+from agent.store.model import Action, Auth, Body, KeyValue
 from agent.webhooks.schema import action_from_json, action_to_json, validation_details
 
 
@@ -157,7 +157,7 @@ class TestValidation:
 
 class TestActionToJson:
     def test_shape(self) -> None:
-        """Given a full action, the JSON has exactly the DESIGN.md §7 keys and nested shapes."""
+        """Given a full action, the JSON has exactly the docs/admin-api.md keys and nested shapes."""
         action = Action(
             id=4,
             name="n",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.webhooks.model import METHODS, Action, Auth, Body, KeyValue, Method
+from agent.store.model import METHODS, Action, Auth, Body, KeyValue, Method
 from agent.webhooks.request import render
 from tests.delivery_support import Engine, Receiver, engine, receiver
 

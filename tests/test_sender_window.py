@@ -10,10 +10,10 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from agent.records import Delivery, NewDelivery
 from agent.settings import DeliverySettings
-from agent.store import Store
-from agent.webhooks.model import RenderedRequest
+from agent.store.facade import Store
+from agent.store.model import RenderedRequest
+from agent.store.records import Delivery, NewDelivery
 from agent.webhooks.outbox import Lanes
 from agent.webhooks.sender import WINDOW_PER_SLOT
 from tests.delivery_support import Received, Receiver, engine, receiver

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.ami.simulator import AmiSimulator
 from agent.ami.wire import FrameDecoder
+from agent.devtools.simulator import AmiSimulator
 from tests.ami_support import TRACES, WAIT
 
 TRACE_01 = TRACES / "01_internal_answered_caller_hangup.ami"

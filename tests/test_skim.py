@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from agent.ami.events import AmiEvent
-from agent.ami.trace import normalise_line_endings
 from agent.ami.wire import FrameDecoder
+from agent.devtools.replay import fixture_config
+from agent.devtools.trace import normalise_line_endings
 from agent.mapping.tracker import CallTracker, skim
-from agent.replay import fixture_config
 from tests.test_tracker_metamorphic import GOLDEN, comparable
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from agent.cli.status import render, status_main
 from agent.settings import Settings
-from agent.statuscli import render, status_main
 
 TOKEN = "t0ken-for-tests"
 STATUS = {

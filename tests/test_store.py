@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from agent.mapping.catalog import EVENT_KEYS
-from agent.store import Conflict, NewActivity, NewDelivery, NotFound, Rate, Store
-from agent.webhooks.model import Action, Auth, Body, KeyValue, Parameter, RenderedRequest
+from agent.store.facade import Conflict, NewActivity, NewDelivery, NotFound, Rate, Store
+from agent.store.model import Action, Auth, Body, KeyValue, Parameter, RenderedRequest
 
 
 @pytest.fixture

@@ -15,19 +15,19 @@ from pathlib import Path
 import pytest
 
 from agent.ami.events import AmiMessage
-from agent.ami.trace import read_events
 from agent.app import Agent
-from agent.backlog import Backlog
+from agent.devtools.trace import read_events
+from agent.ingest.backlog import Backlog
+from agent.ingest.pump import Pump
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
 from agent.metrics import Metrics
-from agent.pump import Pump
-from agent.records import Delivery
-from agent.store import Store
-from agent.storehealth import Backoff, StoreHealth, transient
+from agent.store.facade import Store
+from agent.store.health import Backoff, StoreHealth, transient
+from agent.store.model import Action
+from agent.store.records import Delivery
 from agent.webhooks.dispatcher import Dispatcher
-from agent.webhooks.model import Action
 from agent.webhooks.retry import RetryPolicy
 from agent.webhooks.sender import Sender
 from tests.api_harness import running_api

@@ -1,4 +1,4 @@
-"""The systemd unit and the example environment file (DESIGN.md §8)."""
+"""The systemd unit and the example environment file (docs/operations.md)."""
 
 from __future__ import annotations
 

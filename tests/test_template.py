@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.webhooks.model import Action, Auth, Body, KeyValue
+from agent.store.model import Action, Auth, Body, KeyValue
 from agent.webhooks.template import is_valid_tag, substitute, tags_in, tags_used, undefined_tags, usage_counts
 
 DASHBOARD = Action(

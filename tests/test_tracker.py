@@ -8,10 +8,10 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+from agent.devtools.replay import fixture_config
 from agent.mapping.config import MappingConfig, Rating
 from agent.mapping.rating import Rate, RateTable
 from agent.mapping.tracker import CallTracker
-from agent.replay import fixture_config
 from tests.tracker_support import (
     T0,
     TRACES,

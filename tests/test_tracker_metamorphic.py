@@ -1,6 +1,6 @@
 """Metamorphic tests: transformations of a golden trace that must not change what the tracker emits.
 
-Each relation is run over every golden fixture. The tracker must implement DESIGN.md §2-§4 as general rules,
+Each relation is run over every golden fixture. The tracker implements docs/call-model.md as general rules,
 so none of these transformations (which a real PBX produces all the time: concurrent calls, a `systemname`,
 dialplan noise, another header order, repeated events, no `timestampevents`) may change the system events,
 except for the values the transformation itself changes (renamed call ids; times without a Timestamp).
@@ -18,16 +18,16 @@ from types import MappingProxyType
 import pytest
 
 from agent.ami.events import AmiEvent, uniqueid_epoch
-from agent.ami.trace import read_events
 from agent.ami.wire import FrameDecoder
+from agent.devtools.replay import fixture_config
+from agent.devtools.trace import read_events
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
-from agent.replay import fixture_config
 
 TRACES = Path(__file__).parent / "fixtures" / "ami_traces"
 GOLDEN = sorted(trace for trace in TRACES.glob("*.ami") if trace.with_name(trace.stem + ".expected.jsonl").is_file())
-# The common channel header block (ami-notes §1.1): copied from a real event to build noise about that channel.
+# The common channel header block (docs/ami.md §1.1): copied from a real event to build noise about that channel.
 CHANNEL_KEYS = (
     "Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
     "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority", "Uniqueid", "Linkedid",
@@ -282,7 +282,7 @@ class TestNoTimestamp:
 
 
 def swapped_hangups(events: list[AmiEvent]) -> list[AmiEvent]:
-    """Each pair of consecutive Hangups of different channels in the other order (ami-notes quirk 9)."""
+    """Each pair of consecutive Hangups of different channels in the other order (docs/ami.md quirk 9)."""
     out = list(events)
     for index in range(len(out) - 1):
         first, second = out[index], out[index + 1]

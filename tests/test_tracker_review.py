@@ -1,7 +1,7 @@
-"""Review of the tracker against real-world flows the golden traces do not contain (DESIGN.md §3-§4): legs.
+"""Review of the tracker against real-world flows the golden traces do not contain (docs/call-model.md): legs.
 
 Each test scripts a short event sequence with the header sets Asterisk 22 sends (tests/pbx_script.py) and
-asserts what DESIGN.md requires, with the reasoning in the docstring. This module: extensions with several
+asserts what the call model requires, with the reasoning in the docstring. This module: extensions with several
 contacts, FreePBX ring groups through Local channels (`/n`), voicemail after no answer, IVR, ConfBridge. How
 legs end is in test_tracker_review_endings.py, trunks in test_tracker_review_trunks.py, the call lifecycle and
 resync in test_tracker_review_lifecycle.py.
@@ -171,7 +171,7 @@ class TestLocalRingGroup:
     def test_caller_gives_up_before_the_members_dialends(self) -> None:
         """Given a Local ring group 202&203, when the caller hangs up and only then the inner CANCELs arrive.
 
-        Order across channels is not guaranteed (ami-notes §1.5, quirk 9): the inner DialEnd CANCELs can come
+        Order across channels is not guaranteed (docs/ami.md §1.5, quirk 9): the inner DialEnd CANCELs can come
         after the caller's Hangup. The caller has hung up, so each is call_hangup hangup_by caller at once
         (§4), and the call completes unanswered when the last member channel is gone.
         """

@@ -1,4 +1,4 @@
-"""Review of the tracker against real-world flows (DESIGN.md §3-§4): how legs end.
+"""Review of the tracker against real-world flows (docs/call-model.md): how legs end.
 
 Unregistered extensions (CHANUNAVAIL without a channel), 603 declines, cause 26 "answered elsewhere", FreePBX
 queues with Local members retried, 302 forwards. Scripted with tests/pbx_script.py.

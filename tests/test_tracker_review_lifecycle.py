@@ -1,4 +1,4 @@
-"""Review of the tracker against real-world flows (DESIGN.md §3-§4): call lifecycle and resync.
+"""Review of the tracker against real-world flows (docs/call-model.md): call lifecycle and resync.
 
 Parking, calls outliving their caller, stragglers, plumbing channels (SIP MESSAGE, external media), a Linkedid
 seen again, Originate, and resync races (events between the login and the snapshot, queue members, several

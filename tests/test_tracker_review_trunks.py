@@ -1,4 +1,4 @@
-"""Review of the tracker against real-world flows (DESIGN.md §3-§4): trunks and technologies.
+"""Review of the tracker against real-world flows (docs/call-model.md): trunks and technologies.
 
 chan_sip and IAX2 names and dial strings, digit-named trunks, follow-me to a mobile, trunk failover, unanswered
 outbound calls, and an attended transfer consulting a mobile. Scripted with tests/pbx_script.py.

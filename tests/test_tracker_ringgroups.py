@@ -1,4 +1,4 @@
-"""Generated ring groups against DESIGN.md §3-§4: members with one or two contacts, direct or through Local.
+"""Generated ring groups against docs/call-model.md: members with one or two contacts, direct or through Local.
 
 Each example scripts one call with the header sets Asterisk sends (tests/pbx_script.py): the caller (an extension
 or a trunk) rings 1-3 extensions, directly or through `Local/NNN@from-internal/n` halves; each extension has one or

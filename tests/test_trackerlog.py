@@ -1,4 +1,4 @@
-"""The tracker log (agent/trackerlog.py): what it keeps, how it is stored, and that a tracker restored from it
+"""The tracker log (agent/ingest/trackerlog.py): what it keeps, how it is stored, and that a tracker restored from it
 carries every call on as if the agent had never stopped.
 
 The restore property is checked over every golden fixture at many cut points: a tracker fed the trace up to the
@@ -16,17 +16,10 @@ from pathlib import Path
 import pytest
 
 from agent.ami.events import AmiEvent
-from agent.ami.trace import read_events
-from agent.mapping.catalog import SystemEvent
-from agent.mapping.config import MappingConfig
-from agent.mapping.tracker import CallTracker, log_key
-from agent.migrations import STEPS
-from agent.pump import COMPLETIONS
-from agent.records import NewDelivery
-from agent.replay import fixture_config
-from agent.store import LogFrame, Store
-from agent.storehealth import Backoff, StoreHealth
-from agent.trackerlog import (
+from agent.devtools.replay import fixture_config
+from agent.devtools.trace import read_events
+from agent.ingest.pump import COMPLETIONS
+from agent.ingest.trackerlog import (
     RESTORED,
     Closed,
     Gathering,
@@ -39,7 +32,14 @@ from agent.trackerlog import (
     restore,
     settle,
 )
-from agent.webhooks.model import Action, RenderedRequest
+from agent.mapping.catalog import SystemEvent
+from agent.mapping.config import MappingConfig
+from agent.mapping.tracker import CallTracker, log_key
+from agent.store.facade import LogFrame, Store
+from agent.store.health import Backoff, StoreHealth
+from agent.store.migrations import STEPS
+from agent.store.model import Action, RenderedRequest
+from agent.store.records import NewDelivery
 from tests.test_tracker_metamorphic import GOLDEN, comparable, solo
 from tests.tracker_support import event, hangup, newchannel
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from agent.ami.events import AmiEvent
-from agent.ami.trace import read_events
+from agent.devtools.trace import read_events
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.tracker import CallTracker
 

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from agent.settings import Settings
-    from agent.store import Store
-    from agent.webhooks.model import Action
+    from agent.store.facade import Store
+    from agent.store.model import Action
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from agent.records import Conflict, StoreError
-from agent.storehealth import describe, transient
+from agent.store.health import describe, transient
+from agent.store.records import Conflict, StoreError
 from agent.webhooks.schema import validation_details
 
 log = logging.getLogger(__name__)

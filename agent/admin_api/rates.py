@@ -1,8 +1,8 @@
 """Call rates: CRUD, CSV export and CSV import (all rates replaced in one transaction).
 
 A rate is `{"id", "prefix", "price_per_minute", "connection_fee", "minimum_s", "increment_s", "description"}`;
-money travels as decimal strings ("0.05"), never floats. Validation is the CSV importer's (agent.rates_csv), so
-the API and the CSV accept and refuse the same values. Prefixes `+44` and `44` are the same prefix (409).
+money travels as decimal strings ("0.05"), never floats. Validation is the CSV importer's (`rates_csv`), so the
+API and the CSV accept and refuse the same values. Prefixes `+44` and `44` are the same prefix (409).
 Every committed change calls `on_config_change()`, which reloads the tracker's rate table.
 """
 
@@ -18,10 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.admin_api.errors import ApiError
 from agent.admin_api.openapi import Schema
 from agent.admin_api.payload import POSTMAN_LIMIT, paging, read_body, read_model
+from agent.admin_api.rates_csv import format_rates_csv, parse_rates_csv, rate_from_fields
 from agent.admin_api.routing import API_PREFIX, PAGING, Param, Route, deps, path_id
 from agent.mapping.rating import Rate, digits_of
-from agent.rates_csv import format_rates_csv, parse_rates_csv, rate_from_fields
-from agent.records import Rate as RateRecord
+from agent.store.records import Rate as RateRecord
 
 CSV_LIMIT = POSTMAN_LIMIT
 _LINE = re.compile(r"line (\d+): (.*)")

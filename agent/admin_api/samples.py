@@ -1,4 +1,4 @@
-"""Sample values for the system parameters, used by Save & Test and dry runs (DESIGN.md §5).
+"""Sample values for the system parameters, used by Save & Test and dry runs (docs/actions.md).
 
 They look like a real answered internal call (201 calls 202) at `now`, so a receiver can be tried out with
 realistic data; custom parameters and values given in the request override them.

@@ -19,8 +19,8 @@ from agent.admin_api.errors import ApiError
 from agent.admin_api.payload import parse_json, read_body, read_model
 from agent.admin_api.routing import deps
 from agent.admin_api.samples import merged, sample_values
-from agent.records import NewActivity
-from agent.webhooks.model import Action
+from agent.store.model import Action
+from agent.store.records import NewActivity
 from agent.webhooks.request import render
 from agent.webhooks.schema import action_from_json, validation_details
 

@@ -1,1 +1,1 @@
-"""AMI connection, wire parsing, traces and the trace simulator. No panoramisk type leaves this package."""
+"""The AMI connection: wire parsing, login, reconnect, ping watchdog, resync. No panoramisk type leaves this package."""

@@ -1,13 +1,13 @@
 """The AMI client: one long-running object that keeps a logged-in, resynced AMI connection.
 
-Choice (see ami-notes §5): panoramisk 1.4 stays behind this package for what it does well, the action
+Choice (see docs/ami.md §5): panoramisk 1.4 stays behind this package for what it does well, the action
 objects and response correlation, through `agent.ami.protocol.AmiProtocol`, a subclass of its protocol.
 Framing and parsing are ours (agent.ami.wire, about twice as fast as panoramisk's and UTF-8 safe). The
 connection lifecycle is ours too, because panoramisk's `Manager` reconnects at a fixed whole-second delay,
 never checks Ping answers and does no resync:
 
 - connect (timeout `connect_timeout`), Login, then `CoreShowChannels`: the snapshot goes to the queue as
-  `ConnectionUp` between the events before and after it (DESIGN.md §3 "Resync"); when Asterisk refuses the
+  `ConnectionUp` between the events before and after it (docs/call-model.md "Resync"); when Asterisk refuses the
   action, `ConnectionUp.channels` is None (no snapshot), never an empty one;
 - a watchdog sends Ping every `ping_interval`; when neither the answer nor any other byte arrives within
   one more interval, the link is aborted, so a half-open link is detected within two intervals;

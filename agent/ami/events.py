@@ -17,9 +17,9 @@ class AmiEvent:
     """One AMI event as received: its headers (first occurrence of each), channel variables and receive time.
 
     `variables` holds `ChanVariable: NAME=value` headers, `dest_variables` the `DestChanVariable` ones.
-    `received_at` is the local receive time in epoch seconds (for replay: see agent.ami.trace).
+    `received_at` is the local receive time in epoch seconds (for replay: see agent.devtools.trace).
     `raw` is the frame as it came off the wire (empty when the event was built otherwise): the tracker log
-    (agent/trackerlog.py) keeps it as it is, so logging an event costs no encoding.
+    (agent/ingest/trackerlog.py) keeps it as it is, so logging an event costs no encoding.
     """
 
     headers: Mapping[str, str]

@@ -1,7 +1,7 @@
 """The asyncio protocol of one AMI connection: panoramisk's AMIProtocol with our own framing.
 
 panoramisk 1.4 gives us action objects (ActionIDs, wire format) and response correlation (`EventList`
-responses collected into one list). Everything else here replaces its defects (ami-notes §4.12-§4.14):
+responses collected into one list). Everything else here replaces its defects (docs/ami.md §4.12-§4.14):
 
 - frames are cut on CRLF CRLF before decoding (agent.ami.wire), so UTF-8 split across reads arrives whole,
   and a malformed frame is counted and skipped instead of being silently mangled;

@@ -11,7 +11,7 @@ ANSWERED_ELSEWHERE = "26"  # the cause Dial and Queue give the losing legs when 
 
 @dataclass(slots=True)
 class Leg:
-    """One (call, destination extension) pair (DESIGN.md §3).
+    """One (call, destination extension) pair (docs/call-model.md).
 
     `dialing` holds the channels of this extension still being dialed: an endpoint with several contacts
     (desk phone and softphone) gets one channel each, and the leg ends only when the last of them ends.

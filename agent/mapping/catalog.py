@@ -1,4 +1,4 @@
-"""The five system events and the parameters they carry (DESIGN.md §4)."""
+"""The five system events and the parameters they carry (docs/events.md)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ STATE_UP = 6
 
 
 class Kind(Enum):
-    """What a channel is to the call model (DESIGN.md §3, Endpoints)."""
+    """What a channel is to the call model (docs/call-model.md, Endpoints)."""
 
     EXTENSION = "extension"
     TRUNK = "trunk"

@@ -1,4 +1,4 @@
-"""The parameters of a system event (DESIGN.md §4): every tag present, every value a string."""
+"""The parameters of a system event (docs/events.md): every tag present, every value a string."""
 
 from __future__ import annotations
 

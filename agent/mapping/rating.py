@@ -1,4 +1,4 @@
-"""Call rating: a table of destination-prefix rates that prices an answered call (DESIGN.md §4 `call_cost`).
+"""Call rating: a table of destination-prefix rates that prices an answered call (docs/events.md `call_cost`).
 
 Pure: stdlib and Decimal only, no I/O. Money is Decimal from end to end; a float never touches a price.
 

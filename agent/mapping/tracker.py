@@ -1,4 +1,4 @@
-"""CallTracker: AMI events in, system events out (DESIGN.md §3-§4). Pure: no I/O, time comes from the events."""
+"""CallTracker: AMI events in, system events out (docs/call-model.md). Pure: no I/O, time comes from the events."""
 
 from __future__ import annotations
 

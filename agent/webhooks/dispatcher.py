@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from agent.mapping.catalog import EVENT_KEYS, SystemEvent
-from agent.records import Delivery, NewDelivery
-from agent.store import Store
-from agent.webhooks.model import Action
+from agent.store.facade import Store
+from agent.store.model import Action
+from agent.store.records import Delivery, NewDelivery
 from agent.webhooks.request import render
 from agent.webhooks.retry import RetryPolicy
 

@@ -13,7 +13,7 @@ import heapq
 from collections import deque
 from collections.abc import Iterable
 
-from agent.records import Delivery
+from agent.store.records import Delivery
 
 LaneKey = tuple[str, int]
 

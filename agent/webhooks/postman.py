@@ -18,7 +18,7 @@ from typing import Any, Literal, cast
 
 from pydantic import ValidationError
 
-from agent.webhooks.model import METHODS, Action
+from agent.store.model import METHODS, Action
 from agent.webhooks.postman_request import convert_body, convert_headers, convert_url
 from agent.webhooks.postman_scope import (
     Scope,

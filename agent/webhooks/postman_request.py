@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
-from agent.webhooks.model import Body, KeyValue
+from agent.store.model import Body, KeyValue
 from agent.webhooks.postman_scope import stringify, tag_for
 from agent.webhooks.request import header_value, split_authority, split_url_query
 from agent.webhooks.template import TAG_RE

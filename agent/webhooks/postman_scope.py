@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from agent.mapping.catalog import ALL_PARAMETERS
-from agent.webhooks.model import Action, Auth, Body, KeyValue
+from agent.store.model import Action, Auth, Body, KeyValue
 from agent.webhooks.template import is_valid_tag
 
 _REFERENCE_RE = re.compile(r"\{\{([^{}]*)\}\}")

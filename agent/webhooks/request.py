@@ -1,4 +1,4 @@
-"""Building the HTTP request of an action from parameter values (DESIGN.md §5). Pure: no I/O, never raises.
+"""Building the HTTP request of an action from parameter values (docs/actions.md). Pure: no I/O, never raises.
 
 Encoding rules (documented in the README, "How a request is built"):
 - URL scheme and host (everything before the first `/` after `scheme://`): values substituted as they are,
@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from urllib.parse import quote, quote_plus, unquote_plus
 
-from agent.webhooks.model import Action, Auth, Body, KeyValue, RenderedRequest
+from agent.store.model import Action, Auth, Body, KeyValue, RenderedRequest
 from agent.webhooks.template import TAG_RE, substitute
 
 Header = tuple[str, str]

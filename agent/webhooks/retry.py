@@ -1,4 +1,4 @@
-"""Retry policy (DESIGN.md §6): classify an attempt's outcome and decide what happens to the delivery. Pure.
+"""Retry policy (docs/delivery.md): classify an attempt's outcome and decide what happens to the delivery. Pure.
 
 - 2xx: delivered.
 - No response (connection error, timeout), 408, 429, 5xx: retried, honouring `Retry-After` (seconds or an
@@ -15,8 +15,8 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 from agent.mapping.catalog import LIVE_EVENTS
-from agent.records import OutboxState, Profile
 from agent.settings import DeliverySettings
+from agent.store.records import OutboxState, Profile
 
 Outcome = Literal["delivered", "retry", "give_up"]
 

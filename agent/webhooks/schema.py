@@ -1,4 +1,4 @@
-"""The admin API's JSON shape of an action (DESIGN.md §7), validated with pydantic at the trust boundary.
+"""The admin API's JSON shape of an action (docs/admin-api.md), validated with pydantic at the trust boundary.
 
 Input rules: `name` trimmed, 1..100 characters; `method` one of the five, any case; `url` http(s) with a host
 (the host, or the whole `scheme://host` base, may be a `{{tag}}`); a query string typed into the URL is moved,
@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from agent.records import pairs_to_json
-from agent.webhooks.model import METHODS, Action, Auth, Body, KeyValue, Method
+from agent.store.model import METHODS, Action, Auth, Body, KeyValue, Method
+from agent.store.records import pairs_to_json
 from agent.webhooks.request import split_url_query
 from agent.webhooks.template import TAG_RE
 
@@ -251,7 +251,7 @@ def auth_to_json(auth: Auth) -> dict[str, Any]:
 
 
 def action_to_json(action: Action, *, active_events: int, undefined: list[str]) -> dict[str, Any]:
-    """The JSON of an action as the admin API returns it (DESIGN.md §7)."""
+    """The JSON of an action as the admin API returns it (docs/admin-api.md)."""
     return {
         "id": action.id,
         "name": action.name,

@@ -13,7 +13,7 @@ burst, a slow receiver) the backlog grows in SQLite, not in memory; retries wait
 memory (one row each), which a dead endpoint's backlog still costs.
 
 A slot bounds the requests in flight: it is freed as soon as the response is read, so the next request starts
-while the outcome is committed (settles are group-committed, agent/store.py). While the database refuses writes
+while the outcome is committed (settles are group-committed, agent/store/facade.py). While the database refuses writes
 (locked, disk full: `storehealth.transient`), an attempt keeps its outcome and retries committing it with a
 capped backoff, holding its lane (and its slot, once the store is known to fail): later deliveries of that call
 and action wait, and the row stays pending in the database until the outcome is committed, so a stop or crash
@@ -40,11 +40,11 @@ from yarl import URL
 
 from agent import __version__
 from agent.metrics import Metrics
-from agent.records import Delivery, NewActivity
 from agent.settings import DeliverySettings
-from agent.store import Store
-from agent.storehealth import WRITE_RETRY, Backoff, StoreHealth, transient
-from agent.webhooks.model import RenderedRequest
+from agent.store.facade import Store
+from agent.store.health import WRITE_RETRY, Backoff, StoreHealth, transient
+from agent.store.model import RenderedRequest
+from agent.store.records import Delivery, NewActivity
 from agent.webhooks.outbox import Lanes
 from agent.webhooks.retry import AttemptResult, RetryPolicy
 

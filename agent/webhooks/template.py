@@ -1,4 +1,4 @@
-"""`{{tag}}` templating of actions (DESIGN.md §5): finding tags and substituting values. Pure.
+"""`{{tag}}` templating of actions (docs/actions.md): finding tags and substituting values. Pure.
 
 A tag is letters, digits, `_`, `-`, `/` and `.` (`{{Srv/Tenant-ID}}`), with optional spaces inside the braces
 (`{{ tag }}`). Anything else between braces (`{{$guid}}`, `{{a b}}`) is not a tag and stays as written.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
-from agent.webhooks.model import Action
+from agent.store.model import Action
 
 TAG_CHARS = r"[A-Za-z0-9_\-/.]+"
 TAG_RE = re.compile(r"\{\{\s*(" + TAG_CHARS + r")\s*\}\}")

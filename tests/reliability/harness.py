@@ -26,8 +26,8 @@ from pydantic import SecretStr
 
 from agent.app import DATABASE_FILE
 from agent.settings import AdminSettings, AmiSettings, DeliverySettings, Settings
-from agent.store import Store
-from agent.webhooks.model import Action, KeyValue
+from agent.store.facade import Store
+from agent.store.model import Action, KeyValue
 from tests.delivery_support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from agent.ami.simulator import AmiSimulator
+from agent.devtools.simulator import AmiSimulator
 
 
 async def serve(args: argparse.Namespace) -> None:

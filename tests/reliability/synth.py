@@ -2,7 +2,7 @@
 deliveries that go with them.
 
 A copy `n` of a trace gets every `*Uniqueid`/`*Linkedid` sequence number moved by `n * 1,000,000` (as
-`agent.ami.trace.renumbered` does) and every channel name suffix (`PJSIP/201-0000002a`, `Local/...-0000000c;1`)
+`agent.devtools.trace.renumbered` does) and every channel name suffix (`PJSIP/201-0000002a`, `Local/...-0000000c;1`)
 moved by `n * 0x100000`, so no two copies share a channel id or a channel name, as on a real PBX. Timestamps are
 kept, so each copy's durations are those of its golden file. Interleaving copies frame by frame puts all their
 calls in progress at the same time.
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.ami.trace import normalise_line_endings, renumbered, trace_events
+from agent.devtools.trace import normalise_line_endings, renumbered, trace_events
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami_traces"
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.ami.trace import trace_events
 from agent.app import DATABASE_FILE, Agent
+from agent.devtools.trace import trace_events
 from tests.delivery_support import free_port
 from tests.reliability.harness import SimProcess, agent_settings, configure, eventually
 from tests.reliability.report import Row, record

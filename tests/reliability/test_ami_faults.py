@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.ami.trace import trace_events
 from agent.app import Agent
+from agent.devtools.trace import trace_events
 from tests.reliability.harness import (
     SimProcess,
     Sink,

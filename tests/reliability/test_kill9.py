@@ -23,9 +23,9 @@ from pathlib import Path
 
 import aiohttp
 
-from agent.ami.simulator import AmiSimulator
-from agent.ami.trace import trace_events
 from agent.app import DATABASE_FILE
+from agent.devtools.simulator import AmiSimulator
+from agent.devtools.trace import trace_events
 from tests.reliability.harness import WAIT, Daemon, Key, Sink, configure, eventually, sink
 from tests.reliability.report import Row, record
 from tests.reliability.synth import golden, trace_path

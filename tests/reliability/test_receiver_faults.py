@@ -1,6 +1,6 @@
 """A webhook receiver that fails, for real, at the socket: down for a while, slow (answers after the timeout),
 answering garbage, resetting the connection, or redirecting. The whole daemon replays a one-call trace (three
-deliveries) and the activity log, read through the admin API, must tell exactly what happened (DESIGN.md §6:
+deliveries) and the activity log, read through the admin API, must tell exactly what happened (docs/delivery.md:
 no response and 5xx are retried, redirects are not followed and not retried).
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from agent.ami.simulator import AmiSimulator
 from agent.app import Agent
+from agent.devtools.simulator import AmiSimulator
 from tests.delivery_support import free_port
 from tests.reliability.harness import TOKEN, agent_settings, configure, eventually
 from tests.reliability.report import Row, record

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.ami.channels import ChannelTable
 from agent.ami.events import AmiEvent
-from agent.ami.trace import trace_events
+from agent.devtools.channel_table import ChannelTable
+from agent.devtools.trace import trace_events
 from agent.mapping.catalog import CALL_ANSWERED, CALL_UNANSWERED, SystemEvent
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker

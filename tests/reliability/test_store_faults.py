@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.ami.simulator import AmiSimulator
 from agent.app import DATABASE_FILE, Agent
+from agent.devtools.simulator import AmiSimulator
 from tests.reliability.harness import Sink, agent_settings, configure, eventually, sink
 from tests.reliability.report import Row, record
 from tests.reliability.synth import golden, trace_path

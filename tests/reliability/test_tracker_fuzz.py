@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.ami.events import AmiEvent
-from agent.ami.trace import read_events
+from agent.devtools.trace import read_events
 from agent.mapping.catalog import ALL_PARAMETERS, CALL_ANSWERED, CALL_UNANSWERED
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
@@ -111,7 +111,7 @@ class TestTrackerFuzz:
     @pytest.mark.parametrize("name", sorted(TRACES))
     def test_every_event_twice(self, name: str) -> None:
         """Given every event of a trace delivered twice in a row, when fed, then the same system events as
-        once (DESIGN.md section 3: duplicate events change nothing)."""
+        once (docs/call-model.md: duplicate events change nothing)."""
         once, twice = CallTracker(MappingConfig()), CallTracker(MappingConfig())
         single = [(e.name, e.call_id, e.params["extension"]) for ev in TRACES[name] for e in once.feed(ev)]
         double = [(e.name, e.call_id, e.params["extension"]) for ev in TRACES[name] for e in

@@ -21,7 +21,7 @@ from agent.ami.events import AmiEvent, AmiMessage, ConnectionUp
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.tracker import CallTracker, skim
 from agent.settings import AmiSettings, Settings
-from agent.webhooks.model import Action
+from agent.store.model import Action
 from agent.webhooks.request import render
 from tests.reliability.harness import EVENT_ORDER, _action
 

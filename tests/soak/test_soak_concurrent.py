@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.ami.trace import trace_events
+from agent.devtools.trace import trace_events
 from tests.reliability.harness import ROOT, WAIT, Daemon, SimProcess, Sink, configure, eventually, sink
 from tests.reliability.report import Row, record
 from tests.reliability.synth import (

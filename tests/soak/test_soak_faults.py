@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.ami.trace import trace_events
 from agent.app import Agent
+from agent.devtools.trace import trace_events
 from tests.reliability import test_ami_faults, test_receiver_faults, test_store_faults
 from tests.reliability.harness import SimProcess, agent_settings, configure, eventually, sink
 from tests.reliability.report import Row, record
@@ -71,7 +71,7 @@ async def peer_kills(tmp_path: Path, kills: int, seed: int) -> tuple[Counter[str
     gaps = [(50 + 60 * slot, 50 + 60 * slot + rng.randrange(0, 40)) for slot in slots]
     starts, ends = [0, *(back for _, back in gaps)], [*(point for point, _ in gaps), len(events)]
     resyncs = Resyncs()
-    pump_log = logging.getLogger("agent.pump")
+    pump_log = logging.getLogger("agent.ingest.pump")
     level = pump_log.level
     pump_log.setLevel(logging.INFO)
     pump_log.addHandler(resyncs)

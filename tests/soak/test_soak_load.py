@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from agent.ami.simulator import AmiSimulator
+from agent.devtools.simulator import AmiSimulator
 from tests.reliability.harness import WAIT, Daemon, SimProcess, configure, eventually, sink
 from tests.reliability.report import Row, record
 from tests.reliability.synth import LAB_TRACES, LOAD_TRACE, call_count, golden, trace_path

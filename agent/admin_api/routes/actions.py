@@ -1,4 +1,4 @@
-"""Actions: CRUD with search and paging, undefined parameters, Save & Test and dry run (DESIGN.md §5, §7)."""
+"""Actions: CRUD with search and paging, undefined parameters, Save & Test and dry run (docs/actions.md, §7)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from agent.admin_api.payload import paging, read_json
 from agent.admin_api.routing import API_PREFIX, PAGING, Param, Route, deps, path_id
 from agent.admin_api.tryout import dry_run, dry_run_unsaved, test_action
 from agent.mapping.catalog import ALL_PARAMETERS
-from agent.store import Store
-from agent.webhooks.model import Action
+from agent.store.facade import Store
+from agent.store.model import Action
 from agent.webhooks.request import display_url
 from agent.webhooks.schema import action_from_json, action_to_json, validation_details
 from agent.webhooks.template import undefined_tags

@@ -10,7 +10,7 @@ from aiohttp import web
 from agent.admin_api.errors import invalid
 from agent.admin_api.payload import paging
 from agent.admin_api.routing import API_PREFIX, PAGING, Param, Route, deps
-from agent.records import Activity
+from agent.store.records import Activity
 
 
 def activity_json(row: Activity) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.admin_api.errors import ApiError
 from agent.admin_api.payload import read_model
 from agent.admin_api.routing import API_PREFIX, MAX_ID, Param, Route, deps
-from agent.records import EventRecord
+from agent.store.records import EventRecord
 
 ActionId = Annotated[int, Field(ge=1, le=MAX_ID)]
 

@@ -15,7 +15,7 @@ from agent.admin_api.errors import ApiError
 from agent.admin_api.payload import paging, read_model
 from agent.admin_api.routing import API_PREFIX, PAGING, Param, Route, deps
 from agent.mapping.catalog import EXTRA_PARAMETERS, SYSTEM_PARAMETERS
-from agent.webhooks.model import Parameter
+from agent.store.model import Parameter
 from agent.webhooks.template import is_valid_tag, usage_counts
 
 MASK = "********"

@@ -19,7 +19,7 @@ from agent.admin_api.payload import POSTMAN_LIMIT, parse_json, read_body, read_m
 from agent.admin_api.routes.actions import ActionView
 from agent.admin_api.routing import API_PREFIX, Route, deps
 from agent.mapping.catalog import ALL_PARAMETERS
-from agent.webhooks.model import Parameter
+from agent.store.model import Parameter
 from agent.webhooks.postman import PostmanError, Preview, PreviewItem, load_collection, preview
 from agent.webhooks.template import is_valid_tag
 

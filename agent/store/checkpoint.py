@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiosqlite
 
-log = logging.getLogger("agent.store")
+log = logging.getLogger("agent.store.facade")
 
 EVERY = 100  # commits between checkpoints: a few hundred WAL pages
 

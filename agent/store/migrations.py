@@ -82,7 +82,7 @@ CREATE TABLE activity (
 CREATE INDEX activity_date ON activity(date);
 """
 
-# The tracker log (agent/trackerlog.py): the AMI frames of the calls in progress, in arrival order, so that a
+# The tracker log (agent/ingest/trackerlog.py): the AMI frames of the calls in progress, in arrival order, so that a
 # restarted agent knows what it knew (a callee that answered and hung up is in no CoreShowChannels snapshot).
 _V2 = """
 CREATE TABLE tracker_log (

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-log = logging.getLogger("agent.store")
+log = logging.getLogger("agent.store.facade")
 
 TRANSIENT_CODES = frozenset({
     sqlite3.SQLITE_BUSY,  # "database is locked": another process holds the write lock past busy_timeout

@@ -1,4 +1,4 @@
-"""An AMI server on loopback that serves `.ami` traces (DESIGN.md §2): `event-agent simulate` and tests.
+"""An AMI server on loopback that serves `.ami` traces (docs/traces.md): `event-agent simulate` and tests.
 
 Each client gets the banner, then its actions answered: Login (checked when a username or secret is set),
 Ping, CoreShowChannels (the channels live at that client's point of the trace), Events, Logoff; anything
@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
-from agent.ami.session import ClientSession, SimulatorOptions, StreamGate
-from agent.ami.trace import TraceEvent, renumbered, timestamp_span, trace_events
+from agent.devtools.session import ClientSession, SimulatorOptions, StreamGate
+from agent.devtools.trace import TraceEvent, renumbered, timestamp_span, trace_events
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 _STAMP_HEADER = re.compile(rb"\r\nTimestamp: [^\r\n]*")

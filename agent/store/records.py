@@ -1,6 +1,6 @@
 """What the store returns and takes: frozen records, and the JSON codecs of actions and rendered requests.
 
-No SQL here (that is agent/store.py); these are plain data shared by the store, the sender and the admin API.
+No SQL here (that is agent/store/facade.py); these are plain data shared by the store, the sender and the admin API.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from agent.webhooks.model import Action, Auth, Body, KeyValue, Method, RenderedRequest
+from agent.store.model import Action, Auth, Body, KeyValue, Method, RenderedRequest
 
 Profile = Literal["live", "final"]
 OutboxState = Literal["pending", "delivered", "failed", "expired"]

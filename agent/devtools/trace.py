@@ -29,7 +29,7 @@ def read_events(path: Path) -> list[AmiEvent]:
     """The events of a trace, in order.
 
     Replay time: an event's `Timestamp` when present; otherwise `received_at` is the epoch of the first
-    Uniqueid seen in the trace, never advancing (DESIGN.md §2), so replay is deterministic.
+    Uniqueid seen in the trace, never advancing (docs/traces.md), so replay is deterministic.
     """
     frames, _ = read_frames(path.read_bytes())
     events: list[AmiEvent] = []

@@ -3,10 +3,10 @@
 `_process` is the named supervision point of the event path: an exception while handling one AMI message is
 logged with that message, counted, and the loop goes on with the next. Messages already waiting in the queue
 are taken together (up to BATCH), so a burst costs one outbox transaction, in emission order.
-Stuck calls are expired periodically. With a tracker log (agent/trackerlog.py), the events the tracker learns
+Stuck calls are expired periodically. With a tracker log (agent/ingest/trackerlog.py), the events the tracker learns
 from and the calls it completes are logged after each batch's outbox rows are committed.
 
-In the daemon `dispatch` is `Backlog.put` (agent/backlog.py): while the database refuses writes (locked, disk
+In the daemon `dispatch` is `Backlog.put` (agent/ingest/backlog.py): while the database refuses writes (locked, disk
 full) it holds the system events in memory, in order, and returns at once, so tracking goes on; only errors
 that waiting cannot fix reach the supervision point here.
 """
@@ -19,12 +19,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
+from agent.ingest.trackerlog import TrackerLog
 from agent.mapping.catalog import CALL_ANSWERED, CALL_UNANSWERED, SystemEvent
 from agent.mapping.tracker import CallTracker, log_key
 from agent.metrics import Metrics
-from agent.trackerlog import TrackerLog
 
-log = logging.getLogger("agent.pump")
+log = logging.getLogger("agent.ingest.pump")
 
 COMPLETIONS = frozenset({CALL_ANSWERED, CALL_UNANSWERED})
 _CALL_FIELDS = ("direction", "duration", "talk_duration", "extension", "offered_extensions", "answered_extensions",

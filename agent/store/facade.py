@@ -22,8 +22,10 @@ from typing import Any
 import aiosqlite
 
 from agent.mapping.catalog import ALL_PARAMETERS
-from agent.migrations import migrate
-from agent.records import (
+from agent.store.checkpoint import Checkpointer
+from agent.store.migrations import migrate
+from agent.store.model import Action, Parameter
+from agent.store.records import (
     Activity,
     Conflict,
     Delivery,
@@ -39,8 +41,6 @@ from agent.records import (
     request_from_json,
     request_to_json,
 )
-from agent.walcheckpoint import Checkpointer
-from agent.webhooks.model import Action, Parameter
 
 __all__ = [
     "Activity", "Conflict", "Delivery", "EventRecord", "NewActivity", "NewDelivery", "NotFound", "Rate",
@@ -605,7 +605,7 @@ class Store:
             cursor = await db.execute("DELETE FROM outbox WHERE state != 'pending' AND done_at < ?", (before,))
             return cursor.rowcount
 
-    # tracker log (agent/trackerlog.py)
+    # tracker log (agent/ingest/trackerlog.py)
 
     async def write_tracker_log(self, frames: Sequence[LogFrame], closed: Iterable[str] = (),
                                 keep: Iterable[str] | None = None, *,

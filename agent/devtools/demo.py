@@ -23,18 +23,18 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import SecretStr
 
-from agent.ami.simulator import AmiSimulator
 from agent.app import DATABASE_FILE, Agent, configure_logging, stop_on_signals
+from agent.devtools.simulator import AmiSimulator
 from agent.mapping.catalog import EVENT_KEYS
 from agent.settings import AdminSettings, AmiSettings, Settings, SettingsError
-from agent.store import Store
-from agent.webhooks.model import Action, Body, KeyValue, Parameter
+from agent.store.facade import Store
+from agent.store.model import Action, Body, KeyValue, Parameter
 
 LOOPBACK = "127.0.0.1"
 TRACES_DIR = Path(__file__).parent / "demo_traces"
 DEMO_PARAMETERS = ("event", "event_id", "call_id", "caller_id", "calling_name", "called_number", "extension",
                    "direction", "duration", "talk_duration", "dial_status", "hangup_by", "date", "time", "unix_time")
-log = logging.getLogger("agent.demo")
+log = logging.getLogger("agent.devtools.demo")
 
 
 def demo_action(sink_url: str) -> Action:

@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from agent.ami.events import AmiEvent
 from agent.ami.wire import FrameStats, decode_event, encode_event
 from agent.mapping.tracker import CallTracker
-from agent.store import LogFrame, Store
-from agent.storehealth import WRITE_RETRY, Backoff, StoreHealth, transient
+from agent.store.facade import LogFrame, Store
+from agent.store.health import WRITE_RETRY, Backoff, StoreHealth, transient
 
-log = logging.getLogger("agent.trackerlog")
+log = logging.getLogger("agent.ingest.trackerlog")
 
 LIMIT = 200_000
 GATHER_DELAY = 0.01  # s the writer lets ops gather: fewer transactions, none in the way of the sends just due

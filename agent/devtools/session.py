@@ -7,9 +7,9 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from agent.ami.channels import ChannelTable
-from agent.ami.trace import TraceEvent
 from agent.ami.wire import FrameDecoder
+from agent.devtools.channel_table import ChannelTable
+from agent.devtools.trace import TraceEvent
 
 _SEP = b"\r\n\r\n"
 _BATCH = 256

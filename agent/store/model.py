@@ -1,4 +1,4 @@
-"""Core data of actions and parameters (DESIGN.md §5). Frozen; validated at the API boundary elsewhere."""
+"""Core data of actions and parameters (docs/actions.md). Frozen; validated at the API boundary elsewhere."""
 
 from __future__ import annotations
 

@@ -23,9 +23,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from agent.mapping.catalog import SystemEvent
 from agent.metrics import Metrics
-from agent.storehealth import WRITE_RETRY, Backoff, StoreHealth, transient
+from agent.store.health import WRITE_RETRY, Backoff, StoreHealth, transient
 
-log = logging.getLogger("agent.pump")
+log = logging.getLogger("agent.ingest.pump")
 
 LIMIT = 100_000
 CHUNK = 256

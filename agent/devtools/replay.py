@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from agent.ami.trace import read_events
+from agent.devtools.trace import read_events
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker

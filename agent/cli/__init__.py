@@ -1,0 +1,1 @@
+"""Operator commands: check-config and status."""

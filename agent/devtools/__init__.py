@@ -1,0 +1,1 @@
+"""Tools around traces: replay, the AMI simulator, trace files, the demo."""
