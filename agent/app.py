@@ -41,7 +41,7 @@ from agent.settings import EX_CONFIG, Settings, SettingsError
 from agent.store.facade import Store
 from agent.store.health import StoreHealth, transient
 from agent.store.model import Action
-from agent.store.records import Rate as StoredRate
+from agent.store.records import RateRow
 from agent.webhooks.dispatcher import Dispatcher
 from agent.webhooks.request import render
 from agent.webhooks.retry import RetryPolicy
@@ -62,7 +62,7 @@ def _iso(epoch: float | None) -> str | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
-def rate_table(rows: Iterable[StoredRate]) -> RateTable | None:
+def rate_table(rows: Iterable[RateRow]) -> RateTable | None:
     """The tracker's rater from stored rates (decimal strings); None when there are none or they are invalid."""
     try:
         rates = [Rate(r.prefix, Decimal(r.price_per_minute), Decimal(r.connection_fee), r.minimum_s, r.increment_s,

@@ -22,8 +22,8 @@ from agent.devtools.simulator import AmiSimulator
 from agent.mapping.catalog import EVENT_KEYS
 from agent.settings import AdminSettings, AmiSettings, Settings
 from agent.store.facade import NewActivity, Store
-from agent.store.facade import Rate as StoredRate
 from agent.store.model import Action, Body, Parameter
+from agent.store.records import RateRow
 from tests.delivery_support import Received, fast_delivery, free_port, receiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,12 +160,12 @@ class TestHousekeeping:
 
     def test_rate_table(self) -> None:
         """Given stored rates, when turned into the tracker's rater, then it prices; invalid rates give none."""
-        table = rate_table([StoredRate("44", "0.60", "0", 0, 60, "UK", 1)])
+        table = rate_table([RateRow("44", "0.60", "0", 0, 60, "UK", 1)])
         assert table is not None
         rating = table.rate("+44 20 7946 0000", 61.0)
         assert rating is not None
         assert (rating.cost, rating.rated_seconds) == ("1.20", 120)
-        assert rate_table([StoredRate("44", "lots")]) is None
+        assert rate_table([RateRow("44", "lots")]) is None
         assert rate_table([]) is None
 
 

@@ -10,6 +10,7 @@ from agent.store.model import Action, Body, KeyValue, Parameter
 from agent.store.records import Delivery
 from agent.webhooks.request import render
 from tests.delivery_support import Engine, Reply, engine, fast_delivery, free_port, receiver, system_event
+from tests.support.store_rows import delivery, outbox_counts
 
 
 async def _bind(store: Store, event: str, *actions: Action, enabled: bool = True) -> list[int]:
@@ -35,10 +36,6 @@ async def _quiet(e: Engine) -> None:
         await e.sender.wait_quiet()
 
 
-async def _states(store: Store) -> dict[str, int]:
-    return await store.outbox_counts()
-
-
 class TestDispatch:
     async def test_delivers_with_parameters(self, tmp_path: Path) -> None:
         """Given an active bound action using a custom parameter, when an event fires, then it arrives filled in."""
@@ -51,14 +48,14 @@ class TestDispatch:
             (got,) = rx.requests
             assert (got.method, got.path, got.query_string, got.body) == (
                 "POST", "/hook/1700.1", "ext=201&t=s3cr3t", b"call_answered 1700.1")
-            assert await _states(e.store) == {"delivered": 1}
+            assert outbox_counts(e.store) == {"delivered": 1}
 
     async def test_switch_off(self, tmp_path: Path) -> None:
         """Given the global switch off, when a bound active event fires, then nothing is enqueued or sent."""
         async with receiver() as rx, engine(tmp_path / "a.db") as e:
             await _bind(e.store, "call_answered", _hook("crm", rx.url + "/x"), enabled=False)
             assert await e.dispatcher.dispatch([system_event("call_answered", "c1")]) == []
-            assert (await _states(e.store), rx.requests) == ({}, [])
+            assert (outbox_counts(e.store), rx.requests) == ({}, [])
 
     async def test_inactive_event(self, tmp_path: Path) -> None:
         """Given a bound action on an inactive event, when the event fires, then nothing is enqueued."""
@@ -108,7 +105,7 @@ class TestRetries:
             assert total == 3
             assert [(a.attempt, a.status, a.message) for a in items] == [(3, 200, "fine"), (2, 500, "boom"),
                                                                         (1, 500, "boom")]
-            assert await _states(e.store) == {"delivered": 1}
+            assert outbox_counts(e.store) == {"delivered": 1}
 
     async def test_retry_after_honoured(self, tmp_path: Path) -> None:
         """Given a 429 with Retry-After: 1 and a 50 ms backoff, when retried, then the next attempt waits 1 s."""
@@ -117,7 +114,7 @@ class TestRetries:
             await _bind(e.store, "call_answered", _hook("crm", rx.url + "/x"))
             (row,) = await e.dispatcher.dispatch([system_event("call_answered", "c1")])
             await _quiet(e)
-            stored = await e.store.get_delivery(row.id)
+            stored = delivery(e.store, row.id)
             (first,), _ = await e.store.search_activity()
             assert (stored.state, stored.attempts, first.status) == ("pending", 1, 429)
             assert stored.next_attempt_at - first.date >= 1.0
@@ -133,7 +130,7 @@ class TestRetries:
             await e.dispatcher.dispatch([system_event("call_answered", "c1")])
             await _idle(e)
             assert len(rx.requests) == 1
-            assert await _states(e.store) == {"failed": 1}
+            assert outbox_counts(e.store) == {"failed": 1}
 
     async def test_invalid_url_gives_up(self, tmp_path: Path) -> None:
         """Given a URL whose host parameter is undefined, when delivering, then one attempt, failed, URL not shown."""
@@ -143,7 +140,7 @@ class TestRetries:
             await _idle(e)
             (attempt,), _ = await e.store.search_activity()
             assert (attempt.status, "key=" in attempt.message) == (0, False)
-            assert await _states(e.store) == {"failed": 1}
+            assert outbox_counts(e.store) == {"failed": 1}
 
     async def test_redirect_not_followed(self, tmp_path: Path) -> None:
         """Given a 302 to another path, when delivering, then it is not followed and given up with a message."""
@@ -178,7 +175,7 @@ class TestRetries:
             (row,) = await e.dispatcher.dispatch([system_event("ringing", "c1")])
             assert row.profile == "live"
             await _idle(e)
-            stored = await e.store.get_delivery(row.id)
+            stored = delivery(e.store, row.id)
             assert stored.state == "expired"
             assert stored.attempts >= 2
             assert (await e.store.search_activity())[1] == stored.attempts
@@ -240,7 +237,7 @@ class TestResume:
             await rx.wait_for(2)
             await _idle(e)
             assert sorted(r.body for r in rx.requests) == [b"call_answered c1", b"call_answered c2"]
-            assert [(await e.store.get_delivery(r.id)).state for r in rows] == ["delivered", "delivered"]
+            assert [delivery(e.store, r.id).state for r in rows] == ["delivered", "delivered"]
 
 
 class TestSendOnce:

@@ -12,13 +12,15 @@ from pathlib import Path
 
 from agent.metrics import Metrics
 from agent.store.checkpoint import Checkpointer
-from agent.store.facade import SETTLE_CHUNK, Store
+from agent.store.deliveries import SETTLE_CHUNK
+from agent.store.facade import Store
 from agent.store.model import Action, RenderedRequest
 from agent.store.records import NewActivity, NewDelivery
 from agent.webhooks.dispatcher import RENDER_CHUNK
 from agent.webhooks.retry import RetryPolicy
 from agent.webhooks.sender import GIVE_WAY_MAX, Sender
 from tests.delivery_support import Receiver, engine, fast_delivery, receiver, system_event
+from tests.support.store_rows import delivery, outbox_counts
 
 
 def _row(call_id: str) -> NewDelivery:
@@ -40,9 +42,9 @@ class TestSettleStatement:
             rows = await store.enqueue([_row(f"c{i}") for i in range(count)])
             await asyncio.gather(*(store.settle(r.id, state="delivered", attempts=1, next_attempt_at=2.0, now=2.0,
                                                 activity=_activity(r.call_id) if r.seq > 1 else None) for r in rows))
-            assert await store.outbox_counts() == {"delivered": count}
+            assert outbox_counts(store) == {"delivered": count}
             assert (await store.search_activity())[1] == count - 1
-            assert (await store.get_delivery(rows[-1].id)).attempts == 1
+            assert delivery(store, rows[-1].id).attempts == 1
         finally:
             await store.close()
 
@@ -59,7 +61,7 @@ class TestSettleStatement:
                 store.settle(bad.id, state="bogus", attempts=1, next_attempt_at=2.0, now=2.0),  # type: ignore[arg-type]
                 return_exceptions=True)
             assert all(isinstance(result, sqlite3.IntegrityError) for result in results)
-            assert await store.outbox_counts() == {"delivered": 1, "pending": 2}
+            assert outbox_counts(store) == {"delivered": 1, "pending": 2}
             assert (await store.search_activity())[1] == 0
         finally:
             await store.close()
@@ -147,7 +149,7 @@ class TestIntakeFirst:
             busy[0] = False
             await rx.wait_for(1, within=5.0)
             async with asyncio.timeout(5.0):
-                while await store.outbox_counts() != {"delivered": 1}:  # noqa: ASYNC110 (polls the database)
+                while outbox_counts(store) != {"delivered": 1}:  # noqa: ASYNC110 (polls the database)
                     await asyncio.sleep(0.01)
 
     async def test_a_long_burst_slows_attempts_but_never_stops_them(self, tmp_path: Path) -> None:

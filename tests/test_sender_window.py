@@ -17,6 +17,7 @@ from agent.store.records import Delivery, NewDelivery
 from agent.webhooks.outbox import Lanes
 from agent.webhooks.sender import WINDOW_PER_SLOT
 from tests.delivery_support import Received, Receiver, engine, receiver
+from tests.support.store_rows import outbox_counts
 
 CONCURRENCY = 2
 WINDOW = WINDOW_PER_SLOT * CONCURRENCY
@@ -70,7 +71,7 @@ class TestPagedSender:
             depth, loaded = eng.sender.depth, eng.sender.loaded
             gate.set()
             await asyncio.wait_for(eng.sender.wait_idle(), 60.0)
-            counts = await eng.store.outbox_counts()
+            counts = outbox_counts(eng.store)
         assert depth == ROWS
         assert loaded <= WINDOW * PER_LANE + BATCH
         assert len(rx.requests) == ROWS
@@ -91,7 +92,7 @@ class TestPagedSender:
                 depth, loaded = eng.sender.depth, eng.sender.loaded
                 gate.set()
                 await asyncio.wait_for(eng.sender.wait_idle(), 60.0)
-                counts = await eng.store.outbox_counts()
+                counts = outbox_counts(eng.store)
         assert depth == ROWS
         assert loaded <= WINDOW * PER_LANE + WINDOW
         assert counts == {"delivered": ROWS}

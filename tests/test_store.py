@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from agent.mapping.catalog import EVENT_KEYS
-from agent.store.facade import Conflict, NewActivity, NewDelivery, NotFound, Rate, Store
+from agent.store.facade import Conflict, NewActivity, NewDelivery, NotFound, RateRow, Store
 from agent.store.model import Action, Auth, Body, KeyValue, Parameter, RenderedRequest
+from tests.support.store_rows import delivery, outbox_counts, pending
 
 
 @pytest.fixture
@@ -118,7 +119,7 @@ class TestActions:
     async def test_batch_is_atomic(self, store: Store) -> None:
         """Given a batch whose third action repeats a name, when created, then none is stored."""
         with pytest.raises(Conflict):
-            await store.create_actions([_action("p"), _action("q"), _action("p")])
+            await store.import_collection([_action("p"), _action("q"), _action("p")], ())
         assert await store.list_actions() == ([], 0)
 
     async def test_update_and_rename_conflict(self, store: Store) -> None:
@@ -143,14 +144,15 @@ class TestActions:
         assert a.id is not None
         await store.update_event("ringing", action_ids=[a.id])
         await store.update_event("call_hangup", action_ids=[a.id])
-        assert await store.action_event_counts() == {a.id: 2}
+        assert await store.action_events() == {a.id: ("call_hangup", "ringing")}
         await store.delete_action(a.id)
         assert (await store.get_event("ringing")).action_ids == ()
         assert await store.action_events() == {}
 
     async def test_search_and_pages(self, store: Store) -> None:
         """Given 5 actions, when searching and paging, then the total counts all matches and pages slice them."""
-        await store.create_actions([_action(f"hook-{i}") for i in range(4)] + [_action("other", url="http://x/")])
+        hooks = [_action(f"hook-{i}") for i in range(4)]
+        await store.import_collection([*hooks, _action("other", url="http://x/")], ())
         items, total = await store.list_actions("hook", page=2, per_page=3)
         assert (total, [a.name for a in items]) == (4, ["hook-3"])
         items, total = await store.list_actions("100%")
@@ -212,22 +214,22 @@ class TestImportCollection:
 class TestRates:
     async def test_crud(self, store: Store) -> None:
         """Given rates, when created, updated, replaced and deleted, then each step reads back."""
-        rate = await store.create_rate(Rate("0044", "0.05", "0.01", 30, 6, "UK"))
+        rate = await store.create_rate(RateRow("0044", "0.05", "0.01", 30, 6, "UK"))
         assert rate.id is not None
         with pytest.raises(Conflict):
-            await store.create_rate(Rate("0044", "1"))
-        updated = await store.update_rate(Rate("0044", "0.07", id=rate.id))
+            await store.create_rate(RateRow("0044", "1"))
+        updated = await store.update_rate(RateRow("0044", "0.07", id=rate.id))
         assert (updated.price_per_minute, updated.increment_s) == ("0.07", 1)
-        rates = await store.replace_rates([Rate("1", "0.01"), Rate("33", "0.02")])
+        rates = await store.replace_rates([RateRow("1", "0.01"), RateRow("33", "0.02")])
         assert [r.prefix for r in rates] == ["1", "33"]
         await store.delete_rate(rates[0].id or 0)
         assert [r.prefix for r in await store.list_rates()] == ["33"]
 
     async def test_replace_is_atomic(self, store: Store) -> None:
         """Given a rate, when replaced by a list with a duplicate prefix, then Conflict and the old rate stays."""
-        await store.create_rate(Rate("1", "0.01"))
+        await store.create_rate(RateRow("1", "0.01"))
         with pytest.raises(Conflict):
-            await store.replace_rates([Rate("2", "1"), Rate("2", "1")])
+            await store.replace_rates([RateRow("2", "1"), RateRow("2", "1")])
         assert [r.prefix for r in await store.list_rates()] == ["1"]
 
 
@@ -241,24 +243,16 @@ class TestOutbox:
         assert (stored[0].state, stored[0].attempts) == ("pending", 0)
         assert await store.pending_count() == 2
 
-    async def test_due_respects_order(self, store: Store) -> None:
-        """Given two rows of one call+action and one of another call, when due, then the second row waits."""
-        first, second, other = await store.enqueue([_delivery("c1", 1), _delivery("c1", 1, "x"), _delivery("c2", 1)])
-        assert [d.id for d in await store.due_outbox(200.0)] == [first.id, other.id]
-        await store.mark_delivered(first.id, 1, 150.0)
-        assert [d.id for d in await store.due_outbox(200.0)] == [second.id, other.id]
-        assert await store.due_outbox(50.0) == []
-
     async def test_settle(self, store: Store) -> None:
         """Given a row, when rescheduled with an activity, then both are saved; when failed, it leaves pending."""
         (row,) = await store.enqueue([_delivery("c1", 1)])
         await store.settle(row.id, state="pending", attempts=1, next_attempt_at=160.0, now=150.0,
                            activity=_activity(150.0, 500))
-        again = await store.get_delivery(row.id)
+        again = delivery(store, row.id)
         assert (again.attempts, again.next_attempt_at) == (1, 160.0)
-        await store.mark_failed(row.id, 2, 170.0)
-        assert await store.pending_outbox() == []
-        assert await store.outbox_counts() == {"failed": 1}
+        await store.settle(row.id, state="failed", attempts=2, next_attempt_at=170.0, now=170.0)
+        assert await pending(store) == []
+        assert outbox_counts(store) == {"failed": 1}
         assert (await store.search_activity())[1] == 1
         assert await store.purge_outbox(before=171.0) == 1
 
@@ -268,15 +262,15 @@ class TestOutbox:
         rows = await store.enqueue([_delivery(f"c{i}", 1) for i in range(50)])
         await asyncio.gather(*(store.settle(r.id, state="delivered", attempts=1, next_attempt_at=1.0, now=1.0,
                                             activity=_activity(float(r.id))) for r in rows))
-        assert await store.outbox_counts() == {"delivered": 50}
+        assert outbox_counts(store) == {"delivered": 50}
         assert (await store.search_activity())[1] == 50
 
     async def test_big_enqueue(self, store: Store) -> None:
         """Given 1,200 rows (more than one statement holds), when enqueued, then ids and seqs match the file."""
         rows = await store.enqueue([_delivery(f"c{i}", 1) for i in range(1200)])
-        assert [r.id for r in rows] == [r.id for r in await store.pending_outbox()]
+        assert [r.id for r in rows] == [r.id for r in await pending(store)]
         assert [r.seq for r in rows] == sorted(r.seq for r in rows)
-        assert (await store.get_delivery(rows[-1].id)).call_id == "c1199"
+        assert delivery(store, rows[-1].id).call_id == "c1199"
 
 
 class TestActivity:

@@ -33,6 +33,7 @@ from agent.webhooks.sender import Sender
 from tests.api_harness import running_api
 from tests.delivery_support import fast_delivery, free_port, receiver, system_event
 from tests.reliability.harness import agent_settings, eventually
+from tests.support.store_rows import delivery, pending
 
 TRACE = Path(__file__).parent / "fixtures/ami_traces/01_internal_answered_caller_hangup.ami"
 QUICK = Backoff(first=0.01, cap=0.05)
@@ -70,7 +71,7 @@ def events(count: int) -> list[SystemEvent]:
 
 
 async def outbox_calls(store: Store) -> list[str]:
-    return [row.call_id for row in await store.pending_outbox()]
+    return [row.call_id for row in await pending(store)]
 
 
 def messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
@@ -236,7 +237,7 @@ class TestPumpBacklog:
                 held, ok = len(backlog), health.ok
             await backlog.wait_written()
             task.cancel()
-            rows = await store.pending_outbox()
+            rows = await pending(store)
         assert (held, ok, metrics.pump_errors.value()) == (3, False, 0)
         assert [row.event for row in rows] == ["call_incoming", "ringing", "call_answered"]
 
@@ -256,11 +257,11 @@ class TestSenderOutcome:
                     await sender.start()  # resumes the pending row
                     await rx.wait_for(1)
                     await eventually(lambda: sender.outcomes_waiting == 1, what="an outcome waiting")
-                    meanwhile = ((await store.get_delivery(rows[0].id)).state, health.ok)
+                    meanwhile = (delivery(store, rows[0].id).state, health.ok)
                 await sender.wait_idle()
             finally:
                 await sender.close()
-            done = await store.get_delivery(rows[0].id)
+            done = delivery(store, rows[0].id)
             activity, total = await store.search_activity()
         assert meanwhile == ("pending", False)
         assert (done.state, done.attempts, total, activity[0].status) == ("delivered", 1, 1, 200)

@@ -47,7 +47,7 @@ CUTS = 12  # cut points per fixture, spread over the trace (every Hangup is a cu
 
 
 def frame(call_id: str, text: str = "Event: X") -> LogFrame:
-    return (call_id, 1.0, text.encode())
+    return LogFrame(call_id, 1.0, text.encode())
 
 
 class TestCompact:

@@ -21,7 +21,7 @@ from agent.admin_api.payload import POSTMAN_LIMIT, paging, read_body, read_model
 from agent.admin_api.rates_csv import format_rates_csv, parse_rates_csv, rate_from_fields
 from agent.admin_api.routing import API_PREFIX, PAGING, Param, Route, deps, path_id
 from agent.mapping.rating import Rate, digits_of
-from agent.store.records import Rate as RateRecord
+from agent.store.records import RateRow
 
 CSV_LIMIT = POSTMAN_LIMIT
 _LINE = re.compile(r"line (\d+): (.*)")
@@ -43,18 +43,18 @@ class RateInput(BaseModel):
         return {name: str(value) for name, value in self.model_dump().items()}
 
 
-def rate_json(record: RateRecord) -> dict[str, Any]:
+def rate_json(record: RateRow) -> dict[str, Any]:
     return {"id": record.id, "prefix": record.prefix, "price_per_minute": record.price_per_minute,
             "connection_fee": record.connection_fee, "minimum_s": record.minimum_s,
             "increment_s": record.increment_s, "description": record.description}
 
 
-def to_record(rate: Rate, rate_id: int | None = None) -> RateRecord:
-    return RateRecord(rate.prefix, str(rate.price_per_minute), str(rate.connection_fee), rate.minimum_s,
+def to_record(rate: Rate, rate_id: int | None = None) -> RateRow:
+    return RateRow(rate.prefix, str(rate.price_per_minute), str(rate.connection_fee), rate.minimum_s,
                       rate.increment_s, rate.description, rate_id)
 
 
-def from_record(record: RateRecord) -> Rate:
+def from_record(record: RateRow) -> Rate:
     return Rate(record.prefix, Decimal(record.price_per_minute), Decimal(record.connection_fee),
                 record.minimum_s, record.increment_s, record.description)
 

@@ -97,7 +97,7 @@ def compact(ops: Sequence[Op]) -> Write:
         elif isinstance(op, Keep):
             keeps.append(frozenset(final.get(tag, tag) for tag in op.tags))
         elif (tag := final.get(op[0], op[0])) not in closed:
-            frames.append((tag, op[1], op[2]))
+            frames.append(LogFrame(tag, op[1], op[2]))
     frames.reverse()
     keep = frozenset.intersection(*keeps) if keeps else None
     return Write(tuple(frames), tuple(final.items()), frozenset(closed), keep)
@@ -157,7 +157,7 @@ class Gathering:
         self._groups.seed(RESTORED, call_ids)
 
     def add(self, call_id: str, event: AmiEvent) -> None:
-        self._gathering.append((self._groups.tag(call_id), event.received_at, encode_event(event)))
+        self._gathering.append(LogFrame(self._groups.tag(call_id), event.received_at, encode_event(event)))
 
     def changes(self, links: Iterable[tuple[str, str]], closed: Iterable[str]) -> None:
         """What the tracker reported after an event (`take_changes`): channel moves, then completed calls."""

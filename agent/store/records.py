@@ -1,6 +1,7 @@
 """What the store returns and takes: frozen records, and the JSON codecs of actions and rendered requests.
 
-No SQL here (that is agent/store/facade.py); these are plain data shared by the store, the sender and the admin API.
+No SQL here (that is the table groups behind agent/store/facade.py); these are plain data shared by the store,
+the sender and the admin API.
 """
 
 from __future__ import annotations
@@ -8,12 +9,15 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Generic, Literal, NamedTuple, TypeVar, cast
 
 from agent.store.model import Action, Auth, Body, KeyValue, Method, RenderedRequest
 
 Profile = Literal["live", "final"]
 OutboxState = Literal["pending", "delivered", "failed", "expired"]
+MAX_PER_PAGE = 500  # the most rows one page of a list holds (the admin API refuses a larger `per_page`)
+
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -39,9 +43,24 @@ class EventRecord:
     action_ids: tuple[int, ...]
 
 
+class Page(NamedTuple, Generic[T]):
+    """One page of a search: its rows, and how many rows match in all. Unpacks as `items, total = page`."""
+
+    items: list[T]
+    total: int
+
+
 @dataclass(frozen=True, slots=True)
-class Rate:
-    """A call rate: numbers starting with `prefix` cost `connection_fee` + `price_per_minute` (decimal strings)."""
+class StoreSettings:
+    """The settings kept in the database: the global switch of actions."""
+
+    actions_enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RateRow:
+    """A stored call rate: numbers starting with `prefix` cost `connection_fee` + `price_per_minute` (decimal
+    strings; agent/mapping/rating.py's `Rate` is the same rate with numbers, as the rating uses it)."""
 
     prefix: str
     price_per_minute: str
@@ -105,6 +124,8 @@ class NewActivity:
 
 @dataclass(frozen=True, slots=True)
 class Activity:
+    """A stored activity row (NewActivity with its id)."""
+
     id: int
     action: str
     action_id: int | None
@@ -115,6 +136,16 @@ class Activity:
     message: str
     duration_ms: float
     date: float
+
+
+class LogFrame(NamedTuple):
+    """One row of the tracker log: an AMI frame as received, filed under its call group's tag.
+
+    A tuple, so that the tracker log's stream of operations tells frames from its other records by type alone."""
+
+    call_id: str
+    received_at: float
+    frame: bytes
 
 
 def pairs_to_json(pairs: tuple[KeyValue, ...]) -> list[dict[str, str]]:
@@ -156,6 +187,16 @@ def action_from_row(row: Any) -> Action:
                   content_type=body["content_type"]),
         auth=Auth(type=auth["type"], key=auth["key"], value=auth["value"], place=auth["place"],
                   username=auth["username"], password=auth["password"], token=auth["token"]),
+    )
+
+
+def delivery_from_row(row: Any) -> Delivery:
+    """A Delivery from a stored outbox row (columns by name)."""
+    return Delivery(
+        id=row["id"], seq=row["seq"], event_id=row["event_id"], event=row["event"], call_id=row["call_id"],
+        action_id=row["action_id"], action_name=row["action_name"], request=request_from_json(row["request"]),
+        profile=row["profile"], attempts=row["attempts"], next_attempt_at=row["next_attempt_at"],
+        expires_at=row["expires_at"], state=row["state"], created_at=row["created_at"],
     )
 
 

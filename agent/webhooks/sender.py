@@ -13,7 +13,7 @@ burst, a slow receiver) the backlog grows in SQLite, not in memory; retries wait
 memory (one row each), which a dead endpoint's backlog still costs.
 
 A slot bounds the requests in flight: it is freed as soon as the response is read, so the next request starts
-while the outcome is committed (settles are group-committed, agent/store/facade.py). While the database refuses writes
+while the outcome is committed (group commit: agent/store/deliveries.py). While the database refuses writes
 (locked, disk full: `storehealth.transient`), an attempt keeps its outcome and retries committing it with a
 capped backoff, holding its lane (and its slot, once the store is known to fail): later deliveries of that call
 and action wait, and the row stays pending in the database until the outcome is committed, so a stop or crash

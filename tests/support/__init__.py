@@ -1,0 +1,1 @@
+"""Shared test support: one receiver, one agent runner, one eventually(), settings builders."""
