@@ -28,9 +28,9 @@ from agent.ingest.trackerlog import (
     Retag,
     TrackerLog,
     compact,
-    replay,
+    finish_replay,
+    replay_frames,
     restore,
-    settle,
 )
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.config import MappingConfig
@@ -237,8 +237,8 @@ def restarted_at(events: list[AmiEvent], cut: int, config: MappingConfig, ops: l
                  completed: set[str]) -> list[SystemEvent]:
     """The restarted agent: restored from the log, resynced with the snapshot at the cut, fed the rest."""
     tracker = CallTracker(config)
-    last = replay(tracker, compact(ops).frames)
-    settle(tracker, completed & tracker.open_calls(), last)
+    last = replay_frames(tracker, compact(ops).frames)
+    finish_replay(tracker, completed & tracker.open_calls(), last)
     at = events[cut - 1].time if cut else 0.0
     emitted = tracker.resync(live_at(events[:cut]), at)
     for item in events[cut:]:

@@ -70,7 +70,7 @@ Op = LogFrame | Closed | Retag | Keep
 
 
 @dataclass(frozen=True, slots=True)
-class Write:
+class FrameWrite:
     """One transaction: apply `retags` (old -> final), delete `closed` groups (and, given `keep`, every group
     not in it), then append `frames`."""
 
@@ -80,7 +80,7 @@ class Write:
     keep: frozenset[str] | None
 
 
-def compact(ops: Sequence[Op]) -> Write:
+def compact(ops: Sequence[Op]) -> FrameWrite:
     """The one write equivalent to `ops` in order. Read backwards: a frame is filed under its group's final tag,
     and is not written when that group is closed later; the retags and deletes run before the appends."""
     final: dict[str, str] = {}
@@ -100,7 +100,7 @@ def compact(ops: Sequence[Op]) -> Write:
             frames.append(LogFrame(tag, op[1], op[2]))
     frames.reverse()
     keep = frozenset.intersection(*keeps) if keeps else None
-    return Write(tuple(frames), tuple(final.items()), frozenset(closed), keep)
+    return FrameWrite(tuple(frames), tuple(final.items()), frozenset(closed), keep)
 
 
 class Groups:
@@ -284,7 +284,7 @@ class Restored:
     dropped: int
 
 
-def replay(tracker: CallTracker, frames: Iterable[LogFrame]) -> float | None:
+def replay_frames(tracker: CallTracker, frames: Iterable[LogFrame]) -> float | None:
     """Feed logged frames to the tracker, discarding what they emit; the time of the last one (None if none)."""
     stats = FrameStats()
     last: float | None = None
@@ -296,8 +296,8 @@ def replay(tracker: CallTracker, frames: Iterable[LogFrame]) -> float | None:
     return last
 
 
-def settle(tracker: CallTracker, completed: Iterable[str], last: float | None) -> int:
-    """After `replay`: drop the calls whose completion was emitted already (`completed`), and mark the link lost
+def finish_replay(tracker: CallTracker, completed: Iterable[str], last: float | None) -> int:
+    """After `replay_frames`: drop the calls whose completion was emitted already (`completed`), and mark the link lost
     at the last logged event (a call that vanished meanwhile ends there). Returns how many were dropped."""
     dropped = 0
     for call_id in completed:
@@ -317,8 +317,8 @@ async def restore(store: Store, tracker: CallTracker) -> Restored:
     agent died) is dropped, so that the resync cannot complete it a second time. The stored frames are then
     filed under one tag, RESTORED, kept until every restored call has completed (`TrackerLog.restored`)."""
     frames = await store.tracker_log()
-    last = replay(tracker, frames)
-    dropped = settle(tracker, await store.completed_calls(tracker.open_calls()), last)
+    last = replay_frames(tracker, frames)
+    dropped = finish_replay(tracker, await store.completed_calls(tracker.open_calls()), last)
     if tracker.calls_in_progress:
         await store.retag_tracker_log(RESTORED)
     elif frames:
