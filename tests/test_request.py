@@ -263,9 +263,10 @@ class TestRedact:
             {"pw": secret},
         )
         shown = redact(request, {secret})
-        assert shown.url == "http:///hook?k=***"
-        assert shown.headers == (("X-K", "***"), ("Authorization", "Basic ***"), ("Content-Type", "application/json"))
-        assert shown.body == b'{"k": "***"}'
+        assert shown.url == "http:///hook?k=********"
+        assert shown.headers == (("X-K", "********"), ("Authorization", "Basic ********"),
+                                 ("Content-Type", "application/json"))
+        assert shown.body == b'{"k": "********"}'
 
     def test_no_secrets_is_identity(self) -> None:
         """Given no (or only empty) secrets, the request is unchanged."""
@@ -274,6 +275,6 @@ class TestRedact:
 
     def test_mask_values_and_auth_secrets(self) -> None:
         """mask_values hides secret tags' values; auth_secrets lists the substituted credential."""
-        assert mask_values({"a": "1", "b": "2", "c": ""}, {"b", "c"}) == {"a": "1", "b": "***", "c": ""}
+        assert mask_values({"a": "1", "b": "2", "c": ""}, {"b", "c"}) == {"a": "1", "b": "********", "c": ""}
         assert auth_secrets(action(auth=Auth("bearer", token="{{API_Key}}")), VALUES) == {"s3cr3t"}
         assert auth_secrets(action(auth=Auth("api_key", key="k", value="{{none}}")), VALUES) == set()

@@ -110,6 +110,8 @@ class TestValidation:
             ({"name": "   "}, "name"),
             ({"name": "x" * 101}, "name"),
             ({"name": "a\nb"}, "name"),
+            ({"name": "a\x85b"}, "name"),  # NEL, a C1 control
+            ({"name": "a\u2028b"}, "name"),  # a line separator
             ({"method": "HEAD"}, "method"),
             ({"method": 3}, "method"),
             ({"url": "ftp://example.com/"}, "url"),
@@ -117,6 +119,7 @@ class TestValidation:
             ({"url": "http:///path"}, "url"),
             ({"url": "http://exa mple.com/"}, "url"),
             ({"url": "http://h/\r\nx"}, "url"),
+            ({"url": "http://h/\u2029x"}, "url"),
             ({"query": [{"key": "", "value": "orphan"}]}, "query.0.key"),
             ({"query": "a=b"}, "query"),
             ({"headers": [{"key": "Bad Name", "value": "v"}]}, "headers.0.key"),
@@ -126,6 +129,7 @@ class TestValidation:
             ),
             ({"body": {"type": "raw", "raw": 5}}, "body.raw"),
             ({"body": {"type": "raw", "raw": "x", "content_type": "text/\nplain"}}, "body.content_type"),
+            ({"body": {"type": "raw", "raw": "x", "content_type": "text/\x9bplain"}}, "body.content_type"),
             ({"body": {"type": "form-data", "fields": [{"key": "", "value": "v"}]}}, "body.fields.0.key"),
             ({"body": {"type": "binary"}}, "body"),
             ({"body": {}}, "body"),

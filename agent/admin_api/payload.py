@@ -10,13 +10,13 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from agent.admin_api.errors import ApiError, invalid
+from agent.store.records import MAX_PER_PAGE
 from agent.webhooks.schema import validation_details
 
 M = TypeVar("M", bound=BaseModel)
 MIB = 1024 * 1024
 DEFAULT_LIMIT = 1 * MIB
 POSTMAN_LIMIT = 10 * MIB
-MAX_PER_PAGE = 500
 _CHUNK = 64 * 1024
 
 

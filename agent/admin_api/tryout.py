@@ -21,11 +21,8 @@ from agent.admin_api.routing import deps
 from agent.admin_api.samples import merged, sample_values
 from agent.store.model import Action
 from agent.store.records import NewActivity
-from agent.webhooks.request import render
+from agent.webhooks.request import MASK, render
 from agent.webhooks.schema import action_from_json, validation_details
-
-MASK = "********"
-
 
 Values = dict[str, str]
 

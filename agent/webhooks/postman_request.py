@@ -20,7 +20,7 @@ from urllib.parse import unquote_plus
 
 from agent.store.model import Body, KeyValue
 from agent.webhooks.postman_scope import stringify, tag_for
-from agent.webhooks.request import header_value, split_authority, split_url_query
+from agent.webhooks.request import SCHEME_RE, header_value, split_authority, split_url_query
 from agent.webhooks.template import TAG_RE
 
 Pairs = tuple[KeyValue, ...]
@@ -31,7 +31,6 @@ LANGUAGES = {
     "javascript": "application/javascript",
     "html": "text/html",
 }
-_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 
 
 def _enabled(entry: Mapping[str, object]) -> bool:
@@ -98,7 +97,7 @@ def convert_url(url: object, notes: list[str]) -> tuple[str, Pairs]:
         base = _path_variables(base, url.get("variable"), notes)
     else:
         return "", ()
-    if base and not _SCHEME_RE.match(base) and not TAG_RE.match(base):
+    if base and not SCHEME_RE.match(base) and not TAG_RE.match(base):
         notes.append("the URL has no scheme; http:// assumed")
         base = "http://" + base
     return base, query

@@ -33,10 +33,14 @@ from agent.store.model import Action, Auth, Body, KeyValue, RenderedRequest
 from agent.webhooks.template import TAG_RE, substitute
 
 Header = tuple[str, str]
-_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")  # `scheme://` at the start of a URL
+# Characters that have no place inside a one-line value (a name, a URL, a header): the C0 and C1 controls and DEL
+# (CR, LF, TAB, NUL, NEL among them) and the Unicode line and paragraph separators. Validation refuses them in
+# what an administrator saves; rendering turns each run of them in a substituted value into one space.
+_CONTROL_CHARS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+CONTROL_RE = re.compile(f"[{_CONTROL_CHARS}]+")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_HOST_JUNK_RE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_HOST_JUNK_RE = re.compile(rf"[\s{_CONTROL_CHARS}]+")
 _NOT_TOKEN_RE = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _PATH_SAFE = "/:@!$&'()*+,;="
 _PATH_LITERAL_SAFE = _PATH_SAFE + "%"
@@ -82,7 +86,7 @@ def header_name(name: str) -> str:
 
 def header_value(value: str) -> str:
     """`value` with each run of control characters turned into a space, trimmed."""
-    return _CONTROL_RE.sub(" ", value).strip()
+    return CONTROL_RE.sub(" ", value).strip()
 
 
 def _sub(text: str, values: Mapping[str, str], escape: Callable[[str], str] | None = None) -> str:
@@ -91,7 +95,7 @@ def _sub(text: str, values: Mapping[str, str], escape: Callable[[str], str] | No
 
 def split_authority(url: str) -> tuple[str, str]:
     """`scheme://host` and the path, splitting at the first `/` that is not inside a tag."""
-    scheme = _SCHEME_RE.match(url)
+    scheme = SCHEME_RE.match(url)
     start = scheme.end() if scheme else 0
     position = start
     for match in TAG_RE.finditer(url, start):
@@ -122,7 +126,7 @@ def _query_pair(entry: KeyValue, values: Mapping[str, str]) -> str:
 
 def _render_url(action: Action, values: Mapping[str, str]) -> str:
     """The full encoded URL of an action (query string, query list, then an api_key placed in the query)."""
-    base, url_query = split_url_query(_CONTROL_RE.sub("", clean_text(action.url)))
+    base, url_query = split_url_query(CONTROL_RE.sub("", clean_text(action.url)))
     authority, path = split_authority(base)
     host = _HOST_JUNK_RE.sub("", _sub(authority, values))
     entries = (*url_query, *action.query, *_auth_query(action.auth))
@@ -219,7 +223,7 @@ def render(action: Action, values: Mapping[str, str]) -> RenderedRequest:
     return RenderedRequest(action.method, _render_url(action, clean), tuple(headers), data, action.timeout_s)
 
 
-MASK = "***"
+MASK = "********"  # a secret as people are shown it: dry runs, parameters in the admin API, redacted requests
 
 
 def mask_values(values: Mapping[str, str], secret_tags: Collection[str]) -> dict[str, str]:

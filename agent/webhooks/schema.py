@@ -16,13 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from agent.store.model import METHODS, Action, Auth, Body, KeyValue, Method
 from agent.store.records import pairs_to_json
-from agent.webhooks.request import split_url_query
+from agent.webhooks.request import CONTROL_RE, split_url_query
 from agent.webhooks.template import TAG_RE
 
 MAX_NAME = 100
 MAX_TEXT = 64 * 1024
 MAX_ROWS = 200
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _LINE_BREAK_RE = re.compile(r"[\r\n\x00]")
 _HEADER_NAME_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _URL_RE = re.compile(r"(?i)(https?)://([^/?#]*)(.*)", re.DOTALL)
@@ -76,7 +75,7 @@ class RawBody(_Model):
     @field_validator("content_type")
     @classmethod
     def _content_type(cls, value: str) -> str:
-        if _CONTROL_RE.search(value):
+        if CONTROL_RE.search(value):
             raise ValueError("a content type cannot contain control characters")
         return value.strip()
 
@@ -151,7 +150,7 @@ class ActionIn(_Model):
         name = name.strip()
         if not name:
             raise ValueError("the name cannot be empty")
-        if _CONTROL_RE.search(name):
+        if CONTROL_RE.search(name):
             raise ValueError("the name cannot contain control characters")
         if len(name) > MAX_NAME:
             raise ValueError(f"the name is longer than {MAX_NAME} characters")
@@ -179,7 +178,7 @@ class ActionIn(_Model):
 def check_url(url: str) -> str:
     """The trimmed URL if it is http(s) with a host (a `{{tag}}` host, or a URL starting with a tag, is fine)."""
     url = url.strip()
-    if _CONTROL_RE.search(url):
+    if CONTROL_RE.search(url):
         raise ValueError("the URL cannot contain control characters")
     if TAG_RE.match(url):
         return url

@@ -16,9 +16,9 @@ from agent.admin_api.payload import paging, read_model
 from agent.admin_api.routing import API_PREFIX, PAGING, Param, Route, deps
 from agent.mapping.catalog import EXTRA_PARAMETERS, SYSTEM_PARAMETERS
 from agent.store.model import Parameter
+from agent.webhooks.request import MASK
 from agent.webhooks.template import is_valid_tag, usage_counts
 
-MASK = "********"
 MAX_VALUE = 64 * 1024
 SYSTEM_DESCRIPTIONS = {**SYSTEM_PARAMETERS, **EXTRA_PARAMETERS}
 

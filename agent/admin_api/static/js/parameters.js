@@ -2,13 +2,11 @@
 
 import { h, button, table, row } from "./dom.js";
 import { getAll } from "./api.js";
-import { heading, parameterDialog, confirmDialog, flash, errorBox } from "./ui.js";
-
-const MASK = "••••••••";
+import { heading, parameterDialog, confirmDialog, flash, errorBox, SECRET_DOTS } from "./ui.js";
 
 function valueCell(parameter) {
   if (parameter.system) return h("span", { class: "muted" }, parameter.description || "");
-  if (parameter.secret) return h("span", { class: "masked", title: "Secret value" }, MASK);
+  if (parameter.secret) return h("span", { class: "masked", title: "Secret value" }, SECRET_DOTS);
   return h("code", { class: "break" }, parameter.value ?? "");
 }
 

@@ -1,7 +1,7 @@
 // Import a Postman collection: pick a file, preview its requests with the per-item report, select, import.
 
 import { h, button, nextId } from "./dom.js";
-import { heading, showErrors, clearErrors, badge, flash } from "./ui.js";
+import { heading, showErrors, clearErrors, badge, flash, SECRET_DOTS } from "./ui.js";
 
 const STATUS_KIND = { importable: "good", changed: "warn", skipped: "bad" };
 
@@ -22,7 +22,7 @@ function variablesBox(variables) {
   const create = h("input", { type: "checkbox", id: "postman-variables", name: "variables", checked: true });
   return h("fieldset", { class: "group" }, h("legend", {}, "Collection variables"),
     h("ul", { class: "var-list" }, variables.map((variable) => h("li", {}, h("code", {}, `{{${variable.key}}}`),
-      " = ", variable.secret ? h("span", { class: "masked" }, "••••••••")
+      " = ", variable.secret ? h("span", { class: "masked" }, SECRET_DOTS)
         : h("code", { class: "break" }, String(variable.value ?? "")),
       variable.exists ? h("span", { class: "muted small" }, " (already a parameter: kept as is)") : null))),
     fresh.length ? h("div", { class: "field check" }, h("label", { for: create.id }, create,

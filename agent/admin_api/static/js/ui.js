@@ -2,6 +2,11 @@
 
 import { h, clear, field, button, nextId } from "./dom.js";
 
+// How the page draws a secret value: dots, as a password field does. The API never sends a secret value back
+// (it answers with the text mask "********", which a PUT may return to keep the value); the page shows neither,
+// only this glyph, so that a mask is never mistaken for a value typed as eight asterisks.
+export const SECRET_DOTS = "••••••••";
+
 /** Show an ApiError (or any error) on a form: a summary box plus each detail next to its field. */
 export function showErrors(form, error) {
   clearErrors(form);
