@@ -32,7 +32,7 @@ R = TypeVar("R")
 class Database:
     """The open database file. Build with `await Database.open(path)`; `await close()` at the end."""
 
-    def __init__(self, connection: aiosqlite.Connection, path: Path, checkpointer: Checkpointer | None = None) -> None:
+    def __init__(self, connection: aiosqlite.Connection, path: Path, checkpointer: Checkpointer) -> None:
         self._connection = connection
         self._path = path
         self._checkpointer = checkpointer
@@ -57,13 +57,8 @@ class Database:
 
     async def close(self) -> None:
         async with self._lock:
-            if self._checkpointer is not None:
-                await self._checkpointer.close()
+            await self._checkpointer.close()
             await self._connection.close()
-
-    def _committed(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.written()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -77,7 +72,7 @@ class Database:
             try:
                 yield db
                 await db.execute("COMMIT")
-                self._committed()
+                self._checkpointer.written()
             except BaseException:
                 if db.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
@@ -89,7 +84,7 @@ class Database:
         """The connection for ONE statement, which SQLite commits on its own (all of it or none)."""
         async with self._lock:
             yield self._connection
-            self._committed()
+            self._checkpointer.written()
 
     async def chunked(self, insert: Callable[[aiosqlite.Connection, list[T]], Awaitable[R]], values: list[T],
                       size: int) -> R:
