@@ -1,10 +1,17 @@
-"""The per-call state of the tracker: legs, trunk legs and what the completion event needs."""
+"""The per-call state of the tracker: legs and trunk legs as the AMI events left them (docs/call-model.md).
+
+Only what the events said is kept here; what it adds up to (answered or not, by whom, the durations) is
+computed in one place, agent/mapping/outcome.py.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-HANGUP_STATUSES = frozenset({"BUSY", "NOANSWER", "CONGESTION", "CHANUNAVAIL"})
+# The DialStatus values that end a leg unanswered with a call_hangup (docs/call-model.md, DIALSTATUS outcomes).
+HANGUP_STATUSES = frozenset({"BUSY", "NOANSWER", "CONGESTION", "CHANUNAVAIL", "DONTCALL", "TORTURE"})
+# The statuses a callee refuses the call with: privacy screening (DONTCALL, TORTURE) and BUSY.
+CALLEE_STATUSES = frozenset({"BUSY", "DONTCALL", "TORTURE"})
 CALLEE_CAUSES = frozenset({"17", "21"})
 ANSWERED_ELSEWHERE = "26"  # the cause Dial and Queue give the losing legs when another leg answered
 
@@ -24,6 +31,7 @@ class Leg:
     dialing: dict[str, None] = field(default_factory=dict)  # an ordered set, in DialBegin order
     ringing: bool = False
     answered_at: float | None = None
+    answer_inferred: bool = False  # answered_at is only the resync moment that found the channel Up
     ended_at: float | None = None
     dial_status: str = ""
     hangup_by: str = ""
@@ -36,6 +44,11 @@ class Leg:
         """The channel the leg stands for now: the first contact still dialed, else the last one that ended."""
         return next(iter(self.dialing), self.channel)
 
+    @property
+    def unresolved(self) -> bool:
+        """Offered, and so far neither answered, ended nor forwarded."""
+        return self.answered_at is None and self.ended_at is None and not self.forwarded and not self.hangup_sent
+
 
 @dataclass(slots=True)
 class TrunkLeg:
@@ -45,13 +58,14 @@ class TrunkLeg:
     channel: str
     number: str
     answered_at: float | None = None
+    answer_inferred: bool = False  # answered_at is only the resync moment that found the channel Up
     dial_status: str = ""
     hangup_by: str = ""
 
 
 def ended_by(status: str, cause: str) -> str:
-    """hangup_by of a leg that ended unanswered (DESIGN §4): BUSY or a 17/21 request is the callee's doing."""
-    if status == "BUSY" or cause in CALLEE_CAUSES:
+    """hangup_by of a leg that ended unanswered: the callee refused (BUSY, privacy) or asked with cause 17/21."""
+    if status in CALLEE_STATUSES or cause in CALLEE_CAUSES:
         return "callee"
     return "caller" if status == "CANCEL" else "system"
 
@@ -68,25 +82,24 @@ class Call:
     alive_internal: set[str] = field(default_factory=set)
     had_party: bool = False
     caller: str = ""
-    started: float | None = None
+    start: float = 0.0  # the caller's first event (book.call_for sets the first sight, set_caller the caller's)
     originated: bool = False
     dialed: bool = False
     chain: set[str] = field(default_factory=set)
     legs: dict[str, Leg] = field(default_factory=dict)
     leg_by_channel: dict[str, str] = field(default_factory=dict)
     trunk_legs: dict[str, TrunkLeg] = field(default_factory=dict)
-    answered: list[str] = field(default_factory=list)
-    first_answer: float | None = None
     held: list[str] = field(default_factory=list)
     called_number: str = ""
-    caller_extension: str = ""
-    caller_name: str = ""
     trunk: str = ""
     queue: str = ""
     dialstatus: str = ""
     tenant: str = ""
     adopted: bool = False
     reconciled: bool = False
+    gap: bool = False  # lived through a resync: events of it may be missing (docs/call-model.md, Reconnects)
+    caller_cdr: bool = False  # a Cdr of the caller's arrived (Asterisk posts them in one burst)
+    ended_at: float | None = None  # complete, waiting for its Cdr since this moment
     seq: int = 0
     generation: int = 0
     answers: int = 0  # DialEnd ANSWERs so far (first one of each leg and trunk leg)
@@ -96,32 +109,12 @@ class Call:
         """The call id, made unique when this Linkedid already completed a call before (`id#n`)."""
         return f"{self.call_id}#{self.generation}" if self.generation else self.call_id
 
-    @property
-    def start(self) -> float:
-        return self.created if self.started is None else self.started
-
-    @property
-    def has_trunk_leg(self) -> bool:
-        return bool(self.trunk_legs)
-
-    def first_trunk_answer(self) -> float | None:
-        times = [leg.answered_at for leg in self.trunk_legs.values() if leg.answered_at is not None]
-        return min(times) if times else None
-
     def answered_since(self, leg: Leg) -> bool:
-        """A leg answered after `leg` was offered: a CANCEL of `leg` now means "answered elsewhere" (DESIGN §4).
+        """A leg answered after `leg` was offered: a CANCEL of `leg` now means "answered elsewhere".
 
         A leg offered after the call was answered (a transfer target) was not cancelled by that answer.
         """
         return self.answers > leg.answers_before
-
-    def first_trunk_leg(self) -> TrunkLeg | None:
-        return next(iter(self.trunk_legs.values()), None)
-
-    def billed_trunk_leg(self) -> TrunkLeg | None:
-        """The first trunk leg that answered (after a failover, not the failed first try), else the first one."""
-        answered = (leg for leg in self.trunk_legs.values() if leg.answered_at is not None)
-        return next(answered, None) or self.first_trunk_leg()
 
     def next_seq(self) -> int:
         self.seq += 1

@@ -140,3 +140,11 @@ def dialed_number(dial_string: str) -> str:
             head = head[len(scheme) :]
             break
     return re.split("[@/]", head, maxsplit=1)[0]
+
+
+def trunk_number(dial_data: str, config: MappingConfig) -> str:
+    """The number a Dial sends to a trunk, from its data (`PJSIP/15551239876@trunk,30` -> 15551239876), or ""."""
+    for tech, resource in dial_targets(dial_data):
+        if endpoint_kind(tech, target_endpoint(resource), config).kind is Kind.TRUNK:
+            return dialed_number(resource)
+    return ""

@@ -6,16 +6,7 @@ from agent.ami.events import AmiEvent
 from agent.mapping.book import Book
 from agent.mapping.calls import HANGUP_STATUSES, Call, Leg, TrunkLeg, ended_by
 from agent.mapping.catalog import CALL_HANGUP, CALL_INCOMING, SystemEvent
-from agent.mapping.channels import (
-    INTERNAL_TECHS,
-    STATE_RINGING,
-    Channel,
-    Kind,
-    dial_targets,
-    dialed_number,
-    endpoint_kind,
-    target_endpoint,
-)
+from agent.mapping.channels import STATE_RINGING, Channel, Kind, dialed_number
 from agent.mapping.completion import answered_elsewhere
 from agent.mapping.lifecycle import parse_state, ring, touch
 
@@ -144,11 +135,41 @@ def dial_end(book: Book, event: AmiEvent) -> list[SystemEvent]:
     if trunk_leg is not None:
         end_trunk_leg(dial, trunk_leg, status)
         return events
+    if status == "ANSWER" and unoffered_answer(dial):
+        events += offer_extension(book, dial.call, dial.dest, dial.event.time)
     extension = dial.call.leg_by_channel.get(dial.dest.uniqueid)
-    if extension is None or dial.dest.dialend_status:
+    if extension is None:
         return events
+    leg = dial.call.legs[extension]
+    if dial.dest.dialend_status:
+        return events + refused_after_answer(book, dial, leg, status)
     dial.dest.dialend_status = status or "?"
-    return events + end_channel(book, dial, dial.call.legs[extension], status)
+    return events + end_channel(book, dial, leg, status)
+
+
+def refused_after_answer(book: Book, dial: Dial, leg: Leg, status: str) -> list[SystemEvent]:
+    """A second DialEnd for a channel whose first one said ANSWER, now with a status that ends a leg unanswered:
+    the callee took the call only to refuse it (privacy screening: DONTCALL, TORTURE or NOANSWER; a callee
+    macro's BUSY, CONGESTION or CHANUNAVAIL). The answer is withdrawn and the leg ends with that status.
+    Anything else (a duplicate, a CANCEL) changes nothing."""
+    dest = dial.dest
+    if dest.dialend_status != "ANSWER" or status not in HANGUP_STATUSES:
+        return []
+    if leg.channel != dest.uniqueid or leg.answered_at is None:
+        return []
+    dest.dialend_status = status
+    leg.answered_at = None
+    dial.call.answers -= 1
+    return end_leg(book, dial, leg, status)
+
+
+def unoffered_answer(dial: Dial) -> bool:
+    """A DialEnd ANSWER from a dialing channel to an extension channel no DialBegin offered: Asterisk 22's
+    Pickup/PickupChan, whose picker's channel the caller's Dial answers without a DialBegin (docs/call-model.md)."""
+    dest = dial.dest
+    if dial.dialer is None or dest.kind is not Kind.EXTENSION or dest.uniqueid == dial.call.caller:
+        return False
+    return dest.uniqueid not in dial.call.leg_by_channel
 
 
 def end_channel(book: Book, dial: Dial, leg: Leg, status: str) -> list[SystemEvent]:
@@ -193,10 +214,6 @@ def answer(call: Call, leg: Leg, time: float) -> None:
     if leg.answered_at is None:
         leg.answered_at = time
         call.answers += 1
-    if leg.extension not in call.answered:
-        call.answered.append(leg.extension)
-    if call.first_answer is None:
-        call.first_answer = time
     call.held.clear()
 
 
@@ -223,50 +240,3 @@ def leg_hangup(book: Book, call: Call, leg: Leg, by: str, time: float) -> list[S
     leg.hangup_sent = True
     leg.hangup_by = by
     return [book.leg_event(call, CALL_HANGUP, leg, time, ended=True)]
-
-
-def new_exten(book: Book, event: AmiEvent) -> list[SystemEvent]:
-    """Newexten running Dial: remember its data, in case it fails before any channel exists."""
-    if event.get("Application") != "Dial":
-        return []
-    channel = book.channels.get(event.get("Uniqueid"))
-    if channel is not None:
-        channel.dial_data = event.get("AppData")
-    return []
-
-
-def dial_failed(book: Book, event: AmiEvent) -> list[SystemEvent]:
-    """VarSet DIALSTATUS=CHANUNAVAIL after a Dial: each named extension with no DialBegin was offered and failed."""
-    channel = book.channels.get(event.get("Uniqueid"))
-    if channel is None:
-        return []
-    data, channel.dial_data = channel.dial_data, ""
-    call = book.calls.get(channel.linkedid)
-    if call is None:
-        return []
-    call.dialstatus = event.get("Value")
-    if call.dialstatus != "CHANUNAVAIL" or not data:
-        return []
-    if not call.caller and channel.kind is not Kind.INTERNAL:
-        book.set_caller(call, channel)
-    events: list[SystemEvent] = []
-    for extension in named_extensions(book, data):
-        if extension not in call.legs:
-            events += unavailable_leg(book, call, extension, event.time)
-    return events
-
-
-def named_extensions(book: Book, dial_data: str) -> list[str]:
-    """The extensions a Dial application's data names (Local and other plumbing targets skipped)."""
-    extensions = []
-    for tech, resource in dial_targets(dial_data):
-        where = endpoint_kind(tech, target_endpoint(resource), book.config)
-        if tech.lower() not in INTERNAL_TECHS and where.kind is Kind.EXTENSION:
-            extensions.append(where.extension)
-    return extensions
-
-
-def unavailable_leg(book: Book, call: Call, extension: str, time: float) -> list[SystemEvent]:
-    leg = call.legs[extension] = Leg(extension, "", time, ended_at=time, dial_status="CHANUNAVAIL")
-    incoming = book.leg_event(call, CALL_INCOMING, leg, time)
-    return [incoming, *leg_hangup(book, call, leg, "system", time)]

@@ -10,6 +10,7 @@ from agent.mapping.book import Book
 from agent.mapping.calls import Call, Leg
 from agent.mapping.catalog import RINGING, SystemEvent
 from agent.mapping.channels import STATE_RINGING, Channel, Kind, classify, local_base
+from agent.mapping.dialplan import variable_name
 
 
 def new_channel(book: Book, event: AmiEvent) -> list[SystemEvent]:
@@ -66,8 +67,9 @@ def pair_local(book: Book, call: Call, channel: Channel) -> None:
 
 
 def note_tenant(call: Call, variables: Mapping[str, str]) -> None:
+    """`ChanVariable: TENANT=x` (manager.conf channelvars), on any channel of the call; the first one counts."""
     if not call.tenant and variables:
-        call.tenant = variables.get("TENANT", "")
+        call.tenant = next((value for name, value in variables.items() if variable_name(name) == "TENANT"), "")
 
 
 def touch(book: Book, event: AmiEvent, prefix: str = "") -> tuple[Channel | None, list[SystemEvent]]:

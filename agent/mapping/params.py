@@ -1,76 +1,20 @@
-"""The parameters of a system event (docs/events.md): every tag present, every value a string."""
+"""The parameters of a system event (docs/events.md): every tag present, every value a string.
+
+Formatting only: what the values are (answered or not, durations, the leg an event names) comes from
+agent/mapping/outcome.py.
+"""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from agent.mapping.calls import Call, Leg
+from agent.mapping.calls import Call
 from agent.mapping.catalog import ALL_PARAMETERS
 from agent.mapping.channels import Channel, Kind, clean_callerid
 from agent.mapping.config import MappingConfig
-
-
-@dataclass(frozen=True, slots=True)
-class LegView:
-    """The per-leg values of a per-leg event (or of the leg a completion event names)."""
-
-    extension: str
-    dial_status: str = ""
-    hangup_cause: str = ""
-    hangup_by: str = ""
-    ring_duration: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The values only completion events carry."""
-
-    duration: str
-    talk_duration: str
-    wait_duration: str
-    call_rating_duration: str
-    call_cost: str
-
-
-def round_half_up(seconds: float) -> int:
-    """Whole seconds, x.5 rounded up; microsecond noise from float subtraction is removed first."""
-    return max(0, math.floor(round(seconds, 6) + 0.5))
-
-
-def round_up(seconds: float) -> int:
-    """Whole seconds rounded up (billing), ignoring float noise below a microsecond."""
-    return max(0, math.ceil(round(seconds, 6)))
-
-
-def direction(call: Call, caller: Channel | None) -> str:
-    """inbound (caller is a trunk), outbound (extension caller, trunk leg dialed), internal, or ""."""
-    if caller is None:
-        return ""
-    if caller.kind is Kind.TRUNK:
-        return "inbound"
-    if caller.kind is Kind.EXTENSION:
-        return "outbound" if call.has_trunk_leg else "internal"
-    return ""
-
-
-def called_number(call: Call, caller: Channel | None) -> str:
-    """The dialed number; for outbound calls the number sent to the trunk (the one that answered, if any)."""
-    trunk_leg = call.billed_trunk_leg()
-    if trunk_leg is not None and caller is not None and caller.kind is Kind.EXTENSION:
-        return trunk_leg.number
-    return call.called_number
-
-
-def trunk(call: Call, caller: Channel | None) -> str:
-    """The trunk of the call: the caller's for inbound calls; outbound, the one that answered (after failover)."""
-    trunk_leg = call.billed_trunk_leg()
-    if trunk_leg is not None and caller is not None and caller.kind is Kind.EXTENSION:
-        return trunk_leg.endpoint
-    return call.trunk
+from agent.mapping.outcome import Facts, LegView, Outcome
 
 
 def caller_values(call: Call, caller: Channel | None) -> tuple[str, str]:
@@ -107,35 +51,23 @@ def _wall_clock(second: int, zone: ZoneInfo) -> tuple[str, str]:
     return moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M:%S")
 
 
-def call_values(call: Call, caller: Channel | None, config: MappingConfig) -> dict[str, str]:
+def call_values(call: Call, caller: Channel | None, seen: Facts, config: MappingConfig) -> dict[str, str]:
     """The parameters that describe the call as a whole at this moment."""
     caller_id, calling_name = caller_values(call, caller)
     return {
         "call_id": call.call_id,
         "caller_id": caller_id,
         "calling_name": calling_name,
-        "called_number": called_number(call, caller),
-        "direction": direction(call, caller),
+        "called_number": seen.called_number,
+        "direction": seen.direction,
         "tenant": tenant(call, caller, config),
-        "offered_extensions": ",".join(call.legs),
-        "answered_extensions": ",".join(call.answered),
-        "trunk": trunk(call, caller),
+        "offered_extensions": ",".join(seen.offered),
+        "answered_extensions": ",".join(seen.answered),
+        "trunk": seen.trunk,
         "queue": call.queue,
         "reconciled": "1" if call.reconciled else "",
         "adopted": "1" if call.adopted else "",
     }
-
-
-def leg_view(leg: Leg, time: float, ended: bool) -> LegView:
-    """The per-leg values of a leg at `time` (ring duration up to now, or to its end/answer)."""
-    until = next((moment for moment in (leg.answered_at, leg.ended_at) if moment is not None), time)
-    return LegView(
-        extension=leg.extension,
-        dial_status=leg.dial_status if ended else "",
-        hangup_cause=leg.hangup_cause if ended else "",
-        hangup_by=leg.hangup_by if ended else "",
-        ring_duration=str(round_half_up(until - leg.offered_at)),
-    )
 
 
 def assemble(
@@ -154,11 +86,11 @@ def assemble(
     params["dial_status"] = view.dial_status
     params["hangup_cause"] = view.hangup_cause
     params["hangup_by"] = view.hangup_by
-    params["ring_duration"] = view.ring_duration
+    params["ring_duration"] = "" if view.ring_seconds is None else str(view.ring_seconds)
     if outcome is not None:
-        params["duration"] = outcome.duration
-        params["talk_duration"] = outcome.talk_duration
-        params["wait_duration"] = outcome.wait_duration
-        params["call_rating_duration"] = outcome.call_rating_duration
-        params["call_cost"] = outcome.call_cost
+        params["duration"] = str(outcome.duration)
+        params["talk_duration"] = str(outcome.talk)
+        params["wait_duration"] = str(outcome.wait)
+        params["call_rating_duration"] = str(outcome.rated_seconds)
+        params["call_cost"] = outcome.cost
     return params

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from agent.mapping import completion
 from agent.mapping.book import Book
 from agent.mapping.calls import Call, Leg, TrunkLeg
 from agent.mapping.catalog import SystemEvent
-from agent.mapping.channels import (
-    STATE_RINGING,
-    STATE_UP,
-    Channel,
-    Kind,
-    dial_targets,
-    dialed_number,
-    endpoint_kind,
-    target_endpoint,
-)
+from agent.mapping.channels import STATE_RINGING, STATE_UP, Channel, Kind, trunk_number
 from agent.mapping.lifecycle import make_channel, pair_local, parse_state
 
 Headers = Mapping[str, str]
@@ -36,7 +28,7 @@ def resync(book: Book, snapshot: Sequence[Headers], at: float) -> list[SystemEve
     an outgoing channel (AppDial) that is no leg yet was dialed while the link was down: it becomes one too.
     """
     live = {uid: headers for headers in snapshot if (uid := headers.get("Uniqueid", "")) and headers.get("Linkedid")}
-    events: list[SystemEvent] = []
+    events = completion.release(book, math.inf)  # a Cdr still awaited was lost with the link
     for call in list(book.calls.values()):
         events += reconcile(book, call, live, at)
     everyone = by_linkedid(list(live.values()))
@@ -46,6 +38,8 @@ def resync(book: Book, snapshot: Sequence[Headers], at: float) -> list[SystemEve
     for linkedid, group in everyone.items():
         if (held := book.calls.get(linkedid)) is not None:
             rebuild_legs(book, held, group, at)
+    for call in book.calls.values():
+        call.gap = True
     return events
 
 
@@ -67,7 +61,7 @@ def reconcile(book: Book, call: Call, live: Mapping[str, Headers], at: float) ->
     if not completion.is_complete(call):
         return []
     call.reconciled = True
-    return completion.complete(book, call, at, end_of_vanished_call(book, call, at))
+    return completion.finish(book, call, at, end_of_vanished_call(book, call, at))
 
 
 def end_of_vanished_call(book: Book, call: Call, at: float) -> float:
@@ -94,12 +88,16 @@ def parse_duration(raw: str) -> float:
 
 
 def adopt(book: Book, linkedid: str, group: list[Headers], at: float) -> None:
-    """Rebuild a call from its live channels (no past events): caller runs Dial/Queue, AppDial/AppQueue are legs."""
+    """Rebuild a call from its live channels (no past events): caller runs Dial/Queue, AppDial/AppQueue are legs.
+
+    A call we followed from its caller's start (a reconnect into it) only gains the channels created while we
+    were away: it is not adopted.
+    """
     call = book.calls.get(linkedid)
     if call is None:
         start = at - max(parse_duration(headers.get("Duration", "")) for headers in group)
         call = book.call_for(linkedid, start)
-    call.adopted = True
+    call.adopted = call.adopted or not call.caller
     channels = [adopt_channel(book, call, headers, at) for headers in group]
     if not call.caller:
         choose_caller(book, call, group, channels)
@@ -115,7 +113,7 @@ def rebuild_legs(book: Book, call: Call, group: list[Headers], at: float) -> Non
             continue
         if headers.get("Application") in OUTGOING_APPS:
             channel.state = parse_state(headers.get("ChannelState", "")) or channel.state
-            rebuild_leg(book, call, channel, trunk_number(book, caller_data), at)
+            rebuild_leg(book, call, channel, trunk_number(caller_data, book.config), at)
 
 
 def adopt_channel(book: Book, call: Call, headers: Headers, at: float) -> Channel:
@@ -141,14 +139,6 @@ def choose_caller(book: Book, call: Call, group: list[Headers], channels: list[C
         book.set_caller(call, chosen)
 
 
-def trunk_number(book: Book, dial_data: str) -> str:
-    """The number a Dial sends to a trunk, from its data (`PJSIP/15551239876@trunk,30` -> 15551239876)."""
-    for tech, resource in dial_targets(dial_data):
-        if endpoint_kind(tech, target_endpoint(resource), book.config).kind is Kind.TRUNK:
-            return dialed_number(resource)
-    return ""
-
-
 def rebuild_leg(book: Book, call: Call, channel: Channel, number: str, at: float) -> None:
     """An AppDial (AppQueue) channel: Up = answered at the resync moment, Ringing = ringing, else offered."""
     answered_at = at if channel.state == STATE_UP else None
@@ -164,7 +154,7 @@ def rebuild_trunk_leg(call: Call, channel: Channel, number: str, answered_at: fl
     fresh = TrunkLeg(channel.where.endpoint, channel.uniqueid, number or channel.exten)
     leg = call.trunk_legs.setdefault(channel.uniqueid, fresh)
     if answered_at is not None and leg.answered_at is None:
-        leg.answered_at, leg.dial_status = answered_at, leg.dial_status or "ANSWER"
+        leg.answered_at, leg.dial_status, leg.answer_inferred = answered_at, leg.dial_status or "ANSWER", True
         call.answers += 1
     call.trunk = call.trunk or channel.where.endpoint
 
@@ -178,7 +168,5 @@ def rebuild_extension_leg(call: Call, channel: Channel, answered_at: float | Non
     if answered_at is None:
         leg.dialing[channel.uniqueid] = None
     elif leg.answered_at is None:
-        leg.channel, leg.answered_at = channel.uniqueid, answered_at
+        leg.channel, leg.answered_at, leg.answer_inferred = channel.uniqueid, answered_at, True
         call.answers += 1
-        call.answered.append(extension)
-        call.first_answer = call.first_answer if call.first_answer is not None else answered_at

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
 from agent.ami.events import AmiEvent
-from agent.mapping import completion, dialing, lifecycle, resync
+from agent.mapping import cdr, completion, dialing, dialplan, lifecycle, resync
 from agent.mapping.book import Book
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.config import MappingConfig, Rater
+from agent.mapping.dialplan import APPLICATIONS, VARIABLES, variable_name
 
 Handler = Callable[[Book, AmiEvent], list[SystemEvent]]
 
@@ -19,7 +21,6 @@ NOISE = frozenset(
     {
         "RTCPSent",
         "RTCPReceived",
-        "Cdr",
         "CEL",
         "DeviceStateChange",
         "ExtensionStatus",
@@ -41,8 +42,6 @@ NOISE = frozenset(
 
 Changes = tuple[Sequence[tuple[str, str]], Sequence[str]]
 NO_CHANGES: Changes = ((), ())
-# The only VarSet variables and Newexten applications the tracker reads (see var_set and dialing.new_exten).
-VARIABLES = frozenset({"DIALSTATUS", "TENANT"})
 
 
 _NOISE_PREFIXES = tuple(f"Event: {name}\r\n".encode() for name in sorted(NOISE))
@@ -64,29 +63,17 @@ def skim(frame: bytes) -> str:
 
 def log_key(event: AmiEvent) -> str:
     """The call an event is filed under in the tracker log (its Linkedid, else its DestLinkedid), or "" when
-    the tracker would learn nothing from it (noise, other variables, dialplan steps other than Dial)."""
+    the tracker would learn nothing from it (noise, other variables, dialplan steps other than Dial) or it
+    names no call (a Cdr: only calls that lived through a resync read it, and a restart begins with one)."""
     name = event.name
     if name in NOISE:
         return ""
-    if name == "VarSet" and event.get("Variable") not in VARIABLES:
+    if name == "VarSet" and variable_name(event.get("Variable")) not in VARIABLES:
         return ""
-    if name == "Newexten" and event.get("Application") != "Dial":
+    if name == "Newexten" and event.get("Application") not in APPLICATIONS:
         return ""
     headers = event.headers
     return headers.get("Linkedid") or headers.get("DestLinkedid") or ""
-
-
-def var_set(book: Book, event: AmiEvent) -> list[SystemEvent]:
-    """VarSet matters only for DIALSTATUS (a Dial that failed before a channel) and TENANT."""
-    variable = event.get("Variable")
-    if variable == "DIALSTATUS":
-        return dialing.dial_failed(book, event)
-    if variable == "TENANT":
-        channel = book.channels.get(event.get("Uniqueid"))
-        call = book.calls.get(channel.linkedid) if channel is not None else None
-        if call is not None and not call.tenant:
-            call.tenant = event.get("Value")
-    return []
 
 
 def queue_event(book: Book, event: AmiEvent) -> list[SystemEvent]:
@@ -112,8 +99,9 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType(
         "DialBegin": dialing.dial_begin,
         "DialState": dialing.dial_state,
         "DialEnd": dialing.dial_end,
-        "Newexten": dialing.new_exten,
-        "VarSet": var_set,
+        "Newexten": dialplan.new_exten,
+        "VarSet": dialplan.var_set,
+        "Cdr": cdr.cdr,
         "QueueCallerJoin": queue_event,
         "AgentCalled": queue_event,
         "QueueCallerAbandon": queue_event,
@@ -130,12 +118,14 @@ class CallTracker:
     def feed(self, event: AmiEvent) -> list[SystemEvent]:
         """One AMI event in, the system events it causes out (in emission order)."""
         name = event.name
+        book = self._book
+        released = completion.release(book, event.time) if book.awaiting else []
         handler = HANDLERS.get(name)
         if handler is not None:
-            return handler(self._book, event)
+            return released + handler(book, event)
         if name in NOISE or "Uniqueid" not in event.headers:
-            return []
-        return channel_event(self._book, event)
+            return released
+        return released + channel_event(book, event)
 
     def connection_lost(self, at: float) -> list[SystemEvent]:
         """The AMI link dropped at `at`: events may be missing until the next resync."""
@@ -149,13 +139,18 @@ class CallTracker:
         return events
 
     def expire(self, now: float) -> list[SystemEvent]:
-        """Complete calls that started more than `stuck_call_seconds` ago (their hangup was never seen)."""
-        limit = self._book.config.stuck_call_seconds
-        stuck = [call for call in self._book.calls.values() if now - call.start > limit]
-        events: list[SystemEvent] = []
-        for call in stuck:
-            events += completion.complete(self._book, call, now, now)
+        """Housekeeping at `now` (AMI time): complete the calls waiting for a Cdr past their wait, and the calls
+        that started more than `stuck_call_seconds` ago (their hangup was never seen)."""
+        book = self._book
+        events = completion.release(book, now)
+        limit = book.config.stuck_call_seconds
+        for call in [call for call in book.calls.values() if now - call.start > limit]:
+            events += completion.finish(book, call, now, now)
         return events
+
+    def drain(self) -> list[SystemEvent]:
+        """The stream ended (a replayed trace): calls still waiting for their Cdr complete now."""
+        return completion.release(self._book, math.inf)
 
     def take_changes(self) -> Changes:
         """Since the last call: the channel moves between calls (from, to), then the calls completed and
