@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
 from agent.ami.events import AmiEvent
-from agent.devtools.trace import read_events
+from agent.devtools.channel_table import ChannelTable
+from agent.devtools.trace import MessageReader, normalise_line_endings, read_events, read_frames
+from agent.devtools.trace import trace_events as trace_event_frames
 from agent.mapping.catalog import SystemEvent
+from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -97,3 +102,75 @@ def internal_call(uid_a: str, uid_b: str, start: float = T0) -> tuple[list[AmiEv
     ]
     hangups = [hangup(start + 5, *a), hangup(start + 5.001, *b)]
     return up_to_answer, hangups
+
+
+def index_of(events: list[AmiEvent], name: str, channel: str = "", nth: int = 0, **headers: str) -> int:
+    """The index of the `nth` event called `name` whose Channel starts with `channel` and that has `headers`."""
+    found = [
+        n
+        for n, item in enumerate(events)
+        if item.name == name
+        and item.get("Channel").startswith(channel)
+        and all(item.get(key) == value for key, value in headers.items())
+    ]
+    return found[nth]
+
+
+def reconnect_replay(
+    events: list[AmiEvent], lost: int, back: int, config: MappingConfig, before: Sequence[AmiEvent] = ()
+) -> list[SystemEvent]:
+    """What the agent emits when its link drops after `events[:lost]` and logs in again before `events[back]`
+    (see `reconnect`), up to the end of the stream."""
+    tracker = CallTracker(config)
+    return reconnect(tracker, events, lost, back, before) + tracker.drain()
+
+
+def reconnect(
+    tracker: CallTracker, events: list[AmiEvent], lost: int, back: int, before: Sequence[AmiEvent] = ()
+) -> list[SystemEvent]:
+    """Feed `tracker` as a reconnect would: the events in `events[lost:back]` are missed; the resync gets the
+    CoreShowChannels snapshot the PBX would have answered then (the channels live after `events[:back]`) at the
+    resync moment (the last missed event's time). `before` is what the agent saw earlier on the same link."""
+    emitted = feed_all(tracker, [*before, *events[:lost]])
+    tracker.connection_lost(events[lost - 1].time)
+    table = ChannelTable()
+    for item in [*before, *events[:back]]:
+        table.apply(item.headers, item.timestamp)
+    emitted += tracker.resync(table.snapshot(), events[back - 1].time)
+    return emitted + feed_all(tracker, events[back:])
+
+
+def late_login(data: bytes, back: int, action_id: str = "resync-1") -> bytes:
+    """A trace as an agent that logged in just before its event `back` would have recorded it: the original
+    banner, Login answer and FullyBooted, its own SuccessfulAuth stamped with the last missed event's time, the
+    answer to its CoreShowChannels (the channels live then, as the PBX lists them, with the first event after
+    the login arriving between the first two entries), and the original frames from event `back` on."""
+    frames = [frame for frame in normalise_line_endings(data).split(b"\r\n\r\n") if frame.strip()]
+    head = frames[:3]  # banner + Login answer, FullyBooted, SuccessfulAuth (the recorder's own login)
+    raws = [event.raw for event in trace_event_frames(data)]
+    events = read_events_of(data)
+    table = ChannelTable()
+    for item in events[:back]:
+        table.apply(item.headers, item.timestamp)
+    moment = events[back - 1].time
+    auth = re.sub(rb"Timestamp: [0-9.]+", b"Timestamp: %.6f" % moment, head[2])
+    answer = [frame_of([("Response", "Success"), ("ActionID", action_id), ("EventList", "start"),
+                        ("Message", "Channels will follow")])]
+    entries = [frame_of([("Event", "CoreShowChannel"), ("ActionID", action_id), *entry.items()])
+               for entry in table.snapshot()]
+    complete = frame_of([("Event", "CoreShowChannelsComplete"), ("ActionID", action_id), ("EventList", "Complete"),
+                         ("ListItems", str(len(entries)))])
+    listed = [*answer, entries[0], raws[back], *entries[1:], complete]
+    return b"\r\n\r\n".join([*head[:2], auth, *listed, *raws[back + 1 :]]) + b"\r\n\r\n"
+
+
+def frame_of(pairs: Sequence[tuple[str, str]]) -> bytes:
+    return "\r\n".join(f"{key}: {value}" for key, value in pairs).encode()
+
+
+def read_events_of(data: bytes) -> list[AmiEvent]:
+    """The events of trace bytes, as replay reads them."""
+    reader = MessageReader()
+    frames, _ = read_frames(data)
+    messages = [message for pairs in frames for message in reader.take(pairs)]
+    return [message for message in [*messages, *reader.finish()] if isinstance(message, AmiEvent)]

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from agent.devtools.trace import read_events
+from agent.ami.events import AmiEvent, ConnectionUp
+from agent.devtools.trace import read_messages
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
@@ -15,12 +16,21 @@ from agent.settings import MappingSettings, Settings
 
 
 def replay(trace: Path, config: MappingConfig) -> list[SystemEvent]:
-    """Every system event a trace causes, in emission order."""
+    """Every system event a trace causes, in emission order (calls still waiting for a Cdr at the end of the
+    trace complete then)."""
     tracker = CallTracker(config)
     emitted: list[SystemEvent] = []
-    for event in read_events(trace):
-        emitted += tracker.feed(event)
-    return emitted
+    for message in read_messages(trace):
+        emitted += feed(tracker, message)
+    return emitted + tracker.drain()
+
+
+def feed(tracker: CallTracker, message: AmiEvent | ConnectionUp) -> list[SystemEvent]:
+    """One message as the daemon's pump takes it: an event, or a resync snapshot (a recorded CoreShowChannels
+    answer) applied at its resync moment."""
+    if isinstance(message, ConnectionUp):
+        return [] if message.channels is None else tracker.resync(message.channels, message.resync_at)
+    return tracker.feed(message)
 
 
 def as_line(event: SystemEvent) -> str:
