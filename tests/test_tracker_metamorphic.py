@@ -260,7 +260,7 @@ class TestDuplicates:
 
     @params
     def test_every_event_twice(self, trace: Path) -> None:
-        """Given every event of the trace sent twice in a row, then the output is identical (DESIGN §3)."""
+        """Given every event of the trace sent twice in a row, then the output is identical (docs/call-model.md)."""
         events = [item for event in read_events(trace) for item in (event, event)]
         assert comparable(run(events, fixture_config(trace))) == comparable(solo(trace))
 

@@ -166,7 +166,7 @@ class TestFollowMe:
     def test_inbound_caller_reached_on_the_mobile(self) -> None:
         """Given an inbound call to 202 whose follow-me mobile answers via the trunk, then call_answered, extension "".
 
-        DESIGN §4 leaves this open: call_answered names "a leg answered by an extension" and call_unanswered
+        docs/events.md leaves this open: call_answered names "a leg answered by an extension" and call_unanswered
         "no leg was answered", but here a trunk leg answered an inbound call. The call was answered (202's
         CANCEL is "answered elsewhere", cause 26), so we emit call_answered; no extension answered, so
         `extension` is "", and talk_duration runs from the trunk leg's DialEnd ANSWER.

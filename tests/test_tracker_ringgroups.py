@@ -5,7 +5,8 @@ or a trunk) rings 1-3 extensions, directly or through `Local/NNN@from-internal/n
 two contacts (a PJSIP endpoint with several registrations gets one channel each). Every contact rings, stays silent,
 is busy (486) or declines (603); then one contact answers, or the caller cancels, or the Dial times out. Where the
 AMI does not order events across channels, the order varies too: a callee's Hangup before its DialEnd, the
-caller's Hangup before or after its legs' CANCELs. The expected system events are derived from DESIGN's rules.
+caller's Hangup before or after its legs' CANCELs. The expected system events are derived from the call model's
+rules.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ Expected = list[tuple[str, str, str, str]]  # (event, extension, dial_status, ha
 
 
 def expected(plan: Plan) -> Expected:
-    """The system events DESIGN §3-§4 require for the plan, in emission order."""
+    """The system events the call model requires for the plan, in emission order."""
     want: Expected = [("call_incoming", member, "", "") for member in plan.members]
     want += [("ringing", m, "", "") for m in plan.members if any(c.fate == "ring" for c in plan.of(m))]
     winner = None if plan.winner is None else plan.contacts[plan.winner].member
@@ -200,7 +201,7 @@ class TestGeneratedRingGroups:
     @settings(max_examples=300, deadline=None)
     @given(plans())
     def test_design_rules_hold(self, plan: Plan) -> None:
-        """Given any generated ring group, when played, then exactly the events DESIGN's rules give, in order."""
+        """Given any generated ring group, when played, then exactly the events the call model gives, in order."""
         emitted = Script(plan).play()
         assert observed(emitted) == expected(plan)
         direction = "inbound" if plan.trunk_caller else "internal"
