@@ -116,7 +116,7 @@ def _default_state_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    """Every setting of the agent. See README.md, "Settings"."""
+    """Every setting of the agent. See docs/settings.md."""
 
     model_config = SettingsConfigDict(
         env_prefix="EVENT_AGENT_", env_nested_delimiter="__", extra="ignore", frozen=True

@@ -1,5 +1,5 @@
 """Delivery benchmarks (docs/delivery.md), all on 127.0.0.1; figures printed as a markdown table and written to
-test-output/bench-delivery.md (paste it into the README's Performance section).
+test-output/bench-delivery.md (paste it into docs/performance.md).
 
 1. Throughput: the durable path (outbox rows committed in transactions of BURST events, as the pump batches
    a burst, then the sender with one activity row per attempt) vs a raw aiohttp client posting the same requests

@@ -1,9 +1,9 @@
-"""The manager.conf event filters in the README drop the floods and nothing the tracker needs.
+"""The manager.conf event filters of docs/install.md drop the floods and nothing the tracker needs.
 
 The filters are applied here the way Asterisk applies exclude-only filters (an event matching any is dropped):
-the advanced `eventfilter(action(exclude),name(..),header(..),method(regex))` form on one header's value, the
-legacy `eventfilter = !regex` form on the whole event text. Python's `re` reads these POSIX expressions the
-same way (bracket lists, alternation, anchors; `.` across lines as POSIX does without REG_NEWLINE).
+the `eventfilter = !regex` form, matched against the whole event text. Python's `re` reads these POSIX
+expressions the same way (bracket lists, alternation, anchors; `.` across lines as POSIX does without
+REG_NEWLINE).
 """
 
 from __future__ import annotations
@@ -21,50 +21,26 @@ from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "README.md"
+DOC = ROOT / "docs" / "install.md"
 TRACES = ROOT / "tests" / "fixtures" / "ami_traces"
 ASTERISK22 = sorted(path.name for path in TRACES.glob("[0-9][0-9]_*.ami"))
 
 Frame = Sequence[tuple[str, str]]
 Filter = Callable[[Frame], bool]
-_ADVANCED = re.compile(r"^eventfilter\((?P<criteria>[^)]*(?:\([^)]*\)[^)]*)*)\)\s*=\s?(?P<expr>.*)$")
-_CRITERION = re.compile(r"(\w+)\(([^)]*)\)")
 
 
 def _doc_lines(prefix: str) -> list[str]:
     return [line.strip() for line in DOC.read_text().splitlines() if line.strip().startswith(prefix)]
 
 
-def _advanced(line: str) -> Filter:
-    match = _ADVANCED.match(line)
-    assert match is not None, line
-    criteria = dict(_CRITERION.findall(match.group("criteria")))
-    assert criteria.get("action") == "exclude", "only exclude filters keep unknown events flowing"
-    expr = match.group("expr")
-
-    def matches(frame: Frame) -> bool:
-        headers = dict(frame)
-        if "name" in criteria and headers.get("Event") != criteria["name"]:
-            return False
-        if "header" not in criteria:
-            return True
-        if criteria["header"] not in headers:
-            return False
-        assert criteria.get("method") == "regex"
-        return re.search(expr, headers[criteria["header"]]) is not None
-
-    return matches
-
-
-def _legacy(line: str) -> Filter:
+def _exclude_filter(line: str) -> Filter:
     expr = line.split("=", 1)[1].strip()
     assert expr.startswith("!"), "only exclude filters keep unknown events flowing"
     pattern = re.compile(expr[1:], re.DOTALL)
     return lambda frame: pattern.search("".join(f"{key}: {value}\r\n" for key, value in frame)) is not None
 
 
-ADVANCED = [_advanced(line) for line in _doc_lines("eventfilter(")]
-LEGACY = [_legacy(line) for line in _doc_lines("eventfilter = ")]
+FILTERS = [_exclude_filter(line) for line in _doc_lines("eventfilter = ")]
 
 
 def _events(name: str) -> list[Frame]:
@@ -109,38 +85,37 @@ ChanVariable: TENANT=acme
 """)
 
 
-@pytest.mark.parametrize("filters", [ADVANCED, LEGACY], ids=["advanced", "legacy"])
 class TestDocumentedEventFilters:
-    def test_both_forms_documented(self, filters: list[Filter]) -> None:
-        """The document shows the exclude filters in each form (legacy `Event: RTCP` covers both RTCP events)."""
-        assert len(filters) in {4, 5}
+    def test_four_filters(self) -> None:
+        """The document shows four exclude filters, in one form (`Event: RTCP` covers both RTCP events)."""
+        assert len(FILTERS) == 4
 
     @pytest.mark.parametrize("trace", ASTERISK22)
-    def test_tracker_output_unchanged(self, filters: list[Filter], trace: str) -> None:
+    def test_tracker_output_unchanged(self, trace: str) -> None:
         """Given a recorded Asterisk 22 trace, the filtered stream gives exactly the same system events."""
         frames = _events(trace)
-        assert _replay(_kept(frames, filters)) == _replay(frames)
+        assert _replay(_kept(frames, FILTERS)) == _replay(frames)
 
-    def test_floods_dropped(self, filters: list[Filter]) -> None:
+    def test_floods_dropped(self) -> None:
         """Given trace 13, every VarSet but DIALSTATUS, every Newexten but Dial, RTCP and device states are gone."""
-        kept = [dict(frame) for frame in _kept(_events("13_load_mixed_35_calls.ami"), filters)]
+        kept = [dict(frame) for frame in _kept(_events("13_load_mixed_35_calls.ami"), FILTERS)]
         assert {h["Variable"] for h in kept if h["Event"] == "VarSet"} == {"DIALSTATUS"}
         assert {h["Application"] for h in kept if h["Event"] == "Newexten"} == {"Dial"}
         assert not [h for h in kept if h["Event"].startswith("RTCP") or h["Event"] == "DeviceStateChange"]
 
-    def test_failed_dial_kept(self, filters: list[Filter]) -> None:
+    def test_failed_dial_kept(self) -> None:
         """Given the two events of a Dial to an unregistered phone (with channelvars TENANT), both pass."""
-        assert _kept([DIAL, DIALSTATUS, NEWCHANNEL], filters) == [DIAL, DIALSTATUS, NEWCHANNEL]
+        assert _kept([DIAL, DIALSTATUS, NEWCHANNEL], FILTERS) == [DIAL, DIALSTATUS, NEWCHANNEL]
 
     @pytest.mark.parametrize("variable", ["DIALSTATU", "DIALSTATUSES", "BRIDGEPEER", "DIAL", "", "TENANT"])
-    def test_other_varsets_dropped(self, filters: list[Filter], variable: str) -> None:
+    def test_other_varsets_dropped(self, variable: str) -> None:
         """Given a VarSet of any other variable (near misses included), it is dropped."""
         frame = [(key, variable if key == "Variable" else value) for key, value in DIALSTATUS]
-        assert _kept([frame], filters) == []
+        assert _kept([frame], FILTERS) == []
 
 
 def test_doc_names_filters_and_classes() -> None:
-    """The Asterisk section names the read classes, timestampevents, channelvars and write = reporting."""
+    """The install page names the read classes, timestampevents, channelvars and write = reporting."""
     text = DOC.read_text()
     for needle in ("read = call,dialplan,agent", "timestampevents = yes", "channelvars = TENANT",
                    "write = reporting", "event-agent check-config"):
@@ -153,3 +128,13 @@ def test_every_class_explained() -> None:
 
     rows: Mapping[str, str] = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)`.*$", DOC.read_text(), re.M)}
     assert {REQUIRED_CLASS, *OPTIONAL_CLASSES} <= set(rows)
+
+
+def test_one_setup_in_the_docs() -> None:
+    """The manager.conf user and its filters are shown once, on the install page, with one write class."""
+    docs = {path.name: path.read_text() for path in (ROOT / "docs").glob("*.md")}
+    docs["README.md"] = (ROOT / "README.md").read_text()
+    assert [name for name, text in docs.items() if re.search(r"^\[event-agent\]$", text, re.M)] == ["install.md"]
+    assert [name for name, text in docs.items() if re.search(r"^eventfilter", text, re.M)] == ["install.md"]
+    writes = {match for text in docs.values() for match in re.findall(r"write = (\w+)", text)}
+    assert writes == {"reporting"}

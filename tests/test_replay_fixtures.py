@@ -12,7 +12,7 @@ from agent.devtools.replay import fixture_config, replay
 from agent.mapping.catalog import ALL_PARAMETERS
 
 TRACES = Path(__file__).parent / "fixtures" / "ami_traces"
-# Durations may differ by 1 s near x.5 s (rounding of microsecond timestamps; see the asterisk22 README).
+# Durations may differ by 1 s near x.5 s (rounding of microsecond timestamps; see docs/traces.md).
 TOLERANT = frozenset({"duration", "talk_duration"})
 
 

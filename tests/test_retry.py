@@ -23,7 +23,7 @@ class TestClassify:
         ],
     )
     def test_status(self, status: int, outcome: str) -> None:
-        """Given an HTTP status, when classified, then it is delivered, retried or given up per DESIGN §6."""
+        """Given an HTTP status, when classified, then it is delivered, retried or given up per docs/delivery.md."""
         assert classify(status) == outcome
 
 

@@ -1,6 +1,6 @@
 """Building the HTTP request of an action from parameter values (docs/actions.md). Pure: no I/O, never raises.
 
-Encoding rules (documented in the README, "How a request is built"):
+Encoding rules (docs/actions.md, "How a request is built"):
 - URL scheme and host (everything before the first `/` after `scheme://`): values substituted as they are,
   minus whitespace and control characters, so `{{IP}}` may carry `host:port` and `{{baseUrl}}` a whole base.
 - URL path: values are percent-encoded except `/` and the RFC 3986 sub-delimiters, so a parameter may carry a

@@ -49,7 +49,7 @@ def load(path: Path) -> list[Row]:
 
 
 def table(rows: list[Row]) -> str:
-    """The rows as a Markdown table (pasted as is into the README's figures)."""
+    """The rows as a Markdown table (pasted as is into docs/reliability.md)."""
     body = [COLUMNS, *(row.cells() for row in rows)]
     widths = [max(len(cells[i]) for cells in body) for i in range(len(COLUMNS))]
     lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)) + " |"

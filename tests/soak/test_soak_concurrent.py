@@ -1,5 +1,5 @@
 """1,000 calls in progress at once (125 fresh copies of the 8 lab calls, interleaved frame by frame): the
-ingest rate and the delivery latency must stay within the benchmark targets of the README (Performance):
+ingest rate and the delivery latency must stay within the benchmark targets of docs/performance.md:
 
 - ingest >= 0.5x raw parse: events/s from the socket into the daemon while the 1,000 calls start, beside a
   plain `split` + dict client reading the same bytes from the same simulator (best of 3 rounds, as bench/);
