@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--loop", action="store_true", help="start the trace again when it ends")
     simulate.add_argument("--username", default=None, help="accept only this AMI username")
     simulate.add_argument("--secret", default=None, help="accept only this AMI secret")
+    simulate.add_argument("--keep-timestamps", action="store_true",
+                          help="send the recorded Timestamps (default: each trace pass moved to the current time)")
     sub.add_parser("check-config", help="validate the settings and try the AMI login")
     status = sub.add_parser("status", help="print the status of the running agent")
     status.add_argument("--json", action="store_true", help="print the status document as JSON")
@@ -78,6 +80,7 @@ def _simulate(args: argparse.Namespace) -> int:
         loop=args.loop,
         username=args.username,
         secret=args.secret,
+        keep_timestamps=args.keep_timestamps,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -213,6 +214,96 @@ class TestStreaming:
         await sim.stop()
 
 
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def stamps(frames: list[bytes] | list[dict[str, str]]) -> list[float]:
+    """The Timestamp of each frame that has one, in order."""
+    found: list[float] = []
+    for frame in frames:
+        headers = frame if isinstance(frame, dict) else dict(
+            line.split(": ", 1) for line in frame.decode().split("\r\n") if ": " in line
+        )
+        if "Timestamp" in headers:
+            found.append(float(headers["Timestamp"]))
+    return found
+
+
+class TestRetime:
+    async def test_first_stamp_is_now_and_gaps_kept(self) -> None:
+        """Given retime and a clock at 2,000,000,000, when trace 01 streams, then its first Timestamp is exactly
+        that time and every later one keeps its recorded distance to the first (to the microsecond)."""
+        recorded = stamps(recorded_events(TRACE_01))
+        sim = AmiSimulator([TRACE_01], retime=True, clock=Clock(2_000_000_000.0))
+        await sim.start()
+        peer = await Peer.connect(sim)
+        await peer.login()
+        sent = stamps(await peer.events(len(recorded_events(TRACE_01))))
+        assert sent[0] == 2_000_000_000.0
+        assert [round(stamp - sent[0], 6) for stamp in sent] == [round(stamp - recorded[0], 6) for stamp in recorded]
+        assert sim.retimed
+        peer.close()
+        await sim.stop()
+
+    async def test_clients_share_the_shift(self) -> None:
+        """Given retime, when a second client logs in after the clock moved on, then it is sent the same bytes as
+        the first (the shift of a pass is decided once), so a recording of one client replays to what another got."""
+        clock = Clock(2_000_000_000.0)
+        count = len(recorded_events(TRACE_01))
+        sim = AmiSimulator([TRACE_01], retime=True, clock=clock)
+        await sim.start()
+        first = await Peer.connect(sim)
+        await first.login()
+        await first.events(count)
+        clock.now += 3600.0
+        second = await Peer.connect(sim)
+        await second.login()
+        await second.events(count)
+        body = [peer.raw.split(b"Authentication accepted\r\n\r\n", 1)[1] for peer in (first, second)]
+        assert body[0] == body[1]
+        assert stamps(frames_of(body[0]))[0] == 2_000_000_000.0
+        first.close()
+        second.close()
+        await sim.stop()
+
+    async def test_each_loop_moves_to_its_own_start(self) -> None:
+        """Given retime and loop, when the clock reads T0 at the first pass and T1 when the second pass starts, then
+        the second pass starts at T1 exactly, with fresh Uniqueids as without retime."""
+        clock = Clock(2_000_000_000.0)
+        count = len(recorded_events(TRACE_01))
+        sim = AmiSimulator([TRACE_01], retime=True, loop=True, clock=clock)
+        sim.pause_at(count)
+        await sim.start()
+        peer = await Peer.connect(sim)
+        await peer.login()
+        first = await peer.events(count)
+        clock.now = 2_000_000_500.0
+        sim.pause_at(None)
+        second = await peer.events(count)
+        assert stamps(first)[0] == 2_000_000_000.0
+        assert stamps(second)[0] == 2_000_000_500.0
+        first_ids = {event["Uniqueid"] for event in first if "Uniqueid" in event}
+        second_ids = {event["Uniqueid"] for event in second if "Uniqueid" in event}
+        assert first_ids
+        assert not first_ids & second_ids
+        assert {uid.split(".")[1] for uid in second_ids} == {str(int(uid.split(".")[1]) + 1_000_000)
+                                                             for uid in first_ids}
+        peer.close()
+        await sim.stop()
+
+
+def frames_of(body: bytes) -> list[bytes]:
+    """The frames of a received byte stream."""
+    return [frame for frame in body.split(b"\r\n\r\n") if frame]
+
+
 class TestCoreShowChannels:
     async def test_snapshot_mid_call(self) -> None:
         """Given trace 01 held after both parties entered the bridge (event 40), then CoreShowChannels lists 201 running
@@ -282,6 +373,33 @@ class TestCommandLine:
         peer.close()
         process.terminate()
         assert await asyncio.wait_for(process.wait(), WAIT) == 0
+
+    @pytest.mark.parametrize("keep", [True, False])
+    async def test_timestamps_moved_unless_kept(self, tmp_path: Path, keep: bool) -> None:
+        """Given `simulate` with or without --keep-timestamps, then the first Timestamp is the recorded one, or
+        one no earlier than the moment the process was started (the recording is days older than that)."""
+        started = time.time()
+        flags = ["--keep-timestamps"] if keep else []
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "agent", "simulate", str(TRACE_01), "--port", "0", "--speed", "0", *flags,
+            stdout=asyncio.subprocess.PIPE, cwd=tmp_path,
+        )  # fmt: skip
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), WAIT)).decode()
+        assert ("timestamps as recorded" if keep else "timestamps moved to now") in line
+        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", line)[1])  # type: ignore[index]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        peer = Peer(reader, writer)
+        await peer.login()
+        first = stamps(await peer.events(3))[0]
+        peer.close()
+        process.terminate()
+        assert await asyncio.wait_for(process.wait(), WAIT) == 0
+        recorded = stamps(recorded_events(TRACE_01))[0]
+        if keep:
+            assert first == recorded
+        else:
+            assert first >= round(started, 6) > recorded
 
     async def test_missing_trace(self, tmp_path: Path) -> None:
         """Given a trace path that does not exist, when simulating, then exit status 66."""

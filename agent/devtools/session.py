@@ -39,7 +39,8 @@ class SimulatorOptions:
 
 class ClientSession:
     """Reads actions and answers them; after Login, streams `passes()` (one event list per trace pass) with
-    the recorded gaps, and a pause of 1 s (over speed) between passes."""
+    the recorded gaps, and a pause of 1 s (over speed) between passes. A pass is taken from `passes()` only
+    when it is about to stream (after the pause, and once the gate lets its first event go)."""
 
     def __init__(
         self,
@@ -154,25 +155,42 @@ class ClientSession:
     async def _stream_from(self, start: int) -> None:
         batch: list[TraceEvent] = []
         index = 0
-        speed = self._options.speed
-        for events in self._passes():
-            previous: float | None = None
-            pause = index > start and speed > 0  # between two traces: a fixed pause, not a recorded gap
-            for event in events:
-                if index >= start:
-                    gap = _TRACE_PAUSE / speed if pause else _gap(previous, event.timestamp, speed)
-                    pause = False
-                    previous = event.timestamp if event.timestamp is not None else previous
-                    if gap > 0 or len(batch) >= _BATCH or not self._gate.allows(index):
-                        await self._send(batch)
-                        batch = []
-                        await asyncio.sleep(gap)
-                        await self._gate.reach(index)
-                    if self._options.allows(event):
-                        batch.append(event)
-                self._unapplied.append(event)
-                index += 1
+        passes = self._passes()
+        while True:
+            if index >= start and not self._gate.allows(index):  # a held stream makes its next pass once let go
+                await self._send(batch)
+                batch = []
+                await self._gate.reach(index)
+            events = next(passes, None)
+            if events is None:
+                break
+            batch = await self._stream_pass(events, index, start, batch)
+            index += len(events)
+            if index > start and self._options.speed > 0:  # between two traces: a fixed pause, not a recorded gap
+                await self._send(batch)
+                batch = []
+                await asyncio.sleep(_TRACE_PAUSE / self._options.speed)
         await self._send(batch)
+
+    async def _stream_pass(self, events: list[TraceEvent], index: int, start: int,
+                           batch: list[TraceEvent]) -> list[TraceEvent]:
+        """Stream one pass (events `index`... of the whole stream) with its recorded gaps; returns the unsent batch."""
+        previous: float | None = None
+        speed = self._options.speed
+        for event in events:
+            if index >= start:
+                gap = _gap(previous, event.timestamp, speed)
+                previous = event.timestamp if event.timestamp is not None else previous
+                if gap > 0 or len(batch) >= _BATCH or not self._gate.allows(index):
+                    await self._send(batch)
+                    batch = []
+                    await asyncio.sleep(gap)
+                    await self._gate.reach(index)
+                if self._options.allows(event):
+                    batch.append(event)
+            self._unapplied.append(event)
+            index += 1
+        return batch
 
     async def _send(self, batch: list[TraceEvent]) -> None:
         await self._running.wait()

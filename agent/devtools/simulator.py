@@ -6,6 +6,12 @@ else gets `Response: Error`. After its Login, a client is streamed the trace's e
 Response frames are skipped) with the recorded gaps divided by `speed` (0: as fast as possible); with
 `loop`, the trace starts again as a distinct repetition (fresh Uniqueids, later Timestamps).
 
+Timestamps: kept as recorded by default (each repetition moved later by the traces' span, so they still
+increase); with `retime`, every trace pass (each trace, on each loop) is moved so that its first Timestamp is the
+wall clock (`clock`) at the moment the pass starts streaming, its gaps kept, so an old trace plays as today's
+calls. The move is decided once per pass, by the first client that streams it, and shared: every client gets the
+same bytes (a raw recording of one client replays to what another client was sent).
+
 Test hooks: `drop_clients()` closes every client socket (optionally making later logins resume further on);
 `pause_at(index)` holds every stream before an event; `stall()` stops reading and writing (a half-open
 link as the agent sees it) until `resume()`; `inject(data)` writes raw bytes to every logged-in client;
@@ -48,6 +54,7 @@ class AmiSimulator:
         read_classes: Collection[str] | None = None,
         refuse: Collection[str] = (),
         clock: Callable[[], float] = time.time,
+        retime: bool = False,
     ) -> None:
         self._data = [path.read_bytes() for path in traces]
         self._host = host
@@ -59,8 +66,11 @@ class AmiSimulator:
         )
         self._loop = loop
         self._timestamps = timestamps
-        self._first = self._repetition(0)
+        self._retime = retime
+        self._first = [self._render(trace, 0, 0.0) for trace in range(len(self._data))]
+        self._starts = [first_timestamp(events) for events in self._first]
         self._span = max((timestamp_span(events) for events in self._first), default=0.0) + 1.0
+        self._shifts: list[float] = []  # retime: the shift of each pass, by pass number, once decided
         self._server: asyncio.Server | None = None
         self._sessions: set[ClientSession] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -76,6 +86,11 @@ class AmiSimulator:
     @property
     def port(self) -> int:
         return self._port
+
+    @property
+    def retimed(self) -> bool:
+        """Whether Timestamps are moved to the wall clock (see the module docstring)."""
+        return self._retime
 
     @property
     def event_count(self) -> int:
@@ -146,19 +161,39 @@ class AmiSimulator:
             self._past_logins += session.logins
 
     def _passes(self) -> Iterator[list[TraceEvent]]:
-        """The event list of each trace, trace after trace, repetition after repetition when looping."""
-        yield from self._first
-        repetition = 1
-        while self._loop:
-            yield from self._repetition(repetition)
+        """The event list of each trace, trace after trace, repetition after repetition when looping.
+
+        Lazy: a pass is made when the session is about to stream it (that is the moment `retime` moves it to)."""
+        number = 0
+        repetition = 0
+        while repetition == 0 or self._loop:
+            for trace in range(len(self._data)):
+                yield self._pass(number, repetition, trace)
+                number += 1
             repetition += 1
 
-    def _repetition(self, repetition: int) -> list[list[TraceEvent]]:
-        shift = repetition * self._span if repetition else 0.0
-        return [trace_events(self._prepared(renumbered(data, repetition, shift))) for data in self._data]
+    def _pass(self, number: int, repetition: int, trace: int) -> list[TraceEvent]:
+        if self._retime:
+            return self._render(trace, repetition, self._shift(number, trace))
+        if repetition == 0:
+            return self._first[trace]
+        return self._render(trace, repetition, repetition * self._span)
 
-    def _prepared(self, data: bytes) -> bytes:
-        return data if self._timestamps else _STAMP_HEADER.sub(b"", data)
+    def _shift(self, number: int, trace: int) -> float:
+        """Seconds pass `number` is moved by: decided by the first session to reach it (sessions go in order)."""
+        if number == len(self._shifts):
+            start = self._starts[trace]
+            self._shifts.append(0.0 if start is None else round(self._options.clock() - start, 6))
+        return self._shifts[number]
+
+    def _render(self, trace: int, repetition: int, shift: float) -> list[TraceEvent]:
+        data = renumbered(self._data[trace], repetition, shift)
+        return trace_events(data if self._timestamps else _STAMP_HEADER.sub(b"", data))
+
+
+def first_timestamp(events: Sequence[TraceEvent]) -> float | None:
+    """The Timestamp of the first event that has one (None without any)."""
+    return next((event.timestamp for event in events if event.timestamp is not None), None)
 
 
 def simulate_main(
@@ -170,13 +205,18 @@ def simulate_main(
     loop: bool,
     username: str | None,
     secret: str | None,
+    keep_timestamps: bool = False,
 ) -> int:
-    """`event-agent simulate`: serve until interrupted; prints the address it listens on."""
+    """`event-agent simulate`: serve until interrupted; prints the address it listens on.
+
+    Timestamps are moved to the wall clock (`retime`) unless `keep_timestamps`: the daemon then sees today's
+    calls; keeping them tests an agent against a PBX whose clock is days off."""
     missing = [str(path) for path in traces if not path.is_file()]
     if missing:
         print(f"event-agent simulate: no such trace: {', '.join(missing)}", file=sys.stderr)
         return 66
-    simulator = AmiSimulator(traces, host=host, port=port, speed=speed, loop=loop, username=username, secret=secret)
+    simulator = AmiSimulator(traces, host=host, port=port, speed=speed, loop=loop, username=username, secret=secret,
+                             retime=not keep_timestamps)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_forever(simulator))
     return 0
@@ -184,7 +224,9 @@ def simulate_main(
 
 async def _serve_forever(simulator: AmiSimulator) -> None:
     port = await simulator.start()
-    print(f"AMI simulator listening on {simulator.host}:{port} ({simulator.event_count} events)", flush=True)
+    stamps = "moved to now" if simulator.retimed else "as recorded"
+    print(f"AMI simulator listening on {simulator.host}:{port} ({simulator.event_count} events, timestamps {stamps})",
+          flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
