@@ -16,13 +16,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from agent.app import rate_table
 from agent.devtools.demo import DEMO_PARAMETERS, DEMO_RATES, TRACES_DIR, demo_action, demo_settings, demo_traces
-from agent.devtools.trace import read_events
 from agent.mapping.catalog import EVENT_KEYS, SystemEvent
-from agent.mapping.tracker import CallTracker
 from agent.settings import Settings
 from agent.webhooks.template import tags_used
+from tests.support.loop import rated_replay
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "ami_traces"
@@ -37,12 +35,7 @@ RATED = {"08_outbound_trunk_answered": {"call_cost": "0.13", "call_rating_durati
 def demo_replay(trace: Path) -> list[SystemEvent]:
     """The system events of a bundled trace with the demo's mapping settings and rate table."""
     settings = demo_settings(Settings(), Path("unused"), 5038, "token")
-    tracker = CallTracker(settings.mapping.compile())
-    tracker.set_rater(rate_table(DEMO_RATES))
-    emitted: list[SystemEvent] = []
-    for event in read_events(trace):
-        emitted += tracker.feed(event)
-    return emitted
+    return rated_replay(trace, settings.mapping.compile(), DEMO_RATES)
 
 
 def golden(trace: Path) -> list[dict[str, object]]:
