@@ -39,7 +39,7 @@ from agent.mapping.catalog import EVENT_KEYS
 from agent.settings import AdminSettings, AmiSettings, Settings, SettingsError
 from agent.store.facade import Store
 from agent.store.model import Action, Body, KeyValue, Parameter
-from agent.store.records import Rate
+from agent.store.records import RateRow
 
 LOOPBACK = "127.0.0.1"
 TRACES_DIR = Path(__file__).parent / "demo_traces"
@@ -48,7 +48,7 @@ DEMO_PARAMETERS = ("event", "event_id", "call_id", "caller_id", "calling_name", 
                    "direction", "duration", "talk_duration", "dial_status", "hangup_by", "trunk", "call_cost",
                    "call_rating_duration", "date", "time", "unix_time")
 # The outbound demo call dials 15551239876: this rate prices it (docs/events.md, `call_cost`).
-DEMO_RATES = (Rate(prefix="1555", price_per_minute="0.05", connection_fee="0.10", minimum_s=30, increment_s=6,
+DEMO_RATES = (RateRow(prefix="1555", price_per_minute="0.05", connection_fee="0.10", minimum_s=30, increment_s=6,
                    description="Demo: US 555 numbers"),)
 log = logging.getLogger("agent.devtools.demo")
 

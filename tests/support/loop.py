@@ -32,15 +32,15 @@ from aiohttp import web
 
 from agent.app import DATABASE_FILE, rate_table
 from agent.devtools.demo import demo_traces
-from agent.devtools.replay import replay
-from agent.devtools.trace import read_events
+from agent.devtools.replay import feed, replay
+from agent.devtools.trace import read_messages
 from agent.mapping.catalog import ALL_PARAMETERS, EVENT_KEYS, SystemEvent
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
 from agent.settings import MappingSettings
 from agent.store.facade import Store
 from agent.store.model import Action, Body
-from agent.store.records import Rate
+from agent.store.records import RateRow
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 60.0  # upper bound for "it happened" (a start, a stop) on a busy shared machine
@@ -280,14 +280,14 @@ def daemon_replay(recording: Path) -> list[SystemEvent]:
     return replay(recording, MappingSettings().compile())
 
 
-def rated_replay(recording: Path, config: MappingConfig, rates: Iterable[Rate]) -> list[SystemEvent]:
+def rated_replay(recording: Path, config: MappingConfig, rates: Iterable[RateRow]) -> list[SystemEvent]:
     """Offline replay as `agent.devtools.replay.replay` does it, with a rate table (as the daemon loads its rates)."""
     tracker = CallTracker(config)
     tracker.set_rater(rate_table(rates))
     emitted: list[SystemEvent] = []
-    for event in read_events(recording):
-        emitted += tracker.feed(event)
-    return emitted
+    for message in read_messages(recording):
+        emitted += feed(tracker, message)
+    return emitted + tracker.drain()
 
 
 def compare(delivered: Iterable[Delivered], replayed: Sequence[SystemEvent],
