@@ -29,6 +29,16 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+async def _prepare(connection: aiosqlite.Connection, busy_timeout: float, setup: Sequence[str]) -> None:
+    connection.row_factory = aiosqlite.Row
+    for pragma in (f"busy_timeout = {round(busy_timeout * 1000)}", "journal_mode = WAL", "synchronous = NORMAL",
+                   "foreign_keys = ON", "wal_autocheckpoint = 0"):
+        await connection.execute(f"PRAGMA {pragma}")
+    await migrate(connection)
+    for statement in setup:
+        await connection.execute(statement)
+
+
 class Database:
     """The open database file. Build with `await Database.open(path)`; `await close()` at the end."""
 
@@ -40,16 +50,17 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT, setup: Sequence[str] = ()) -> Database:
-        """Open and migrate the file, then run `setup` (the per-connection TEMP objects the tables need)."""
+        """Open and migrate the file, then run `setup` (the per-connection TEMP objects the tables need).
+
+        On failure (locked past the busy timeout, not a database) the connection is closed before the error
+        propagates: its worker thread would otherwise keep the process alive after the agent gave up."""
         connection = await aiosqlite.connect(str(path), isolation_level=None)
-        connection.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON",
-                       f"busy_timeout = {round(busy_timeout * 1000)}", "wal_autocheckpoint = 0"):
-            await connection.execute(f"PRAGMA {pragma}")
-        await migrate(connection)
-        for statement in setup:
-            await connection.execute(statement)
-        return cls(connection, Path(path), await Checkpointer.open(path))
+        try:
+            await _prepare(connection, busy_timeout, setup)
+            return cls(connection, Path(path), await Checkpointer.open(path))
+        except BaseException:
+            await connection.close()
+            raise
 
     @property
     def path(self) -> Path:
