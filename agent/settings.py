@@ -45,6 +45,8 @@ class AmiSettings(_Section):
     connect_timeout: Seconds = 5.0
     reconnect_min: Seconds = 0.5
     reconnect_max: Seconds = 30.0
+    resync_timeout: Seconds = 30.0
+    resync_max_channels: int = Field(10_000, ge=1)
 
 
 class AdminSettings(_Section):
