@@ -21,6 +21,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
+from agent.ami.events import printable
 from agent.mapping.catalog import SystemEvent
 from agent.metrics import Metrics
 from agent.store.health import WRITE_RETRY, Backoff, StoreHealth, transient
@@ -35,7 +36,7 @@ Write = Callable[[Sequence[SystemEvent]], Awaitable[object]]
 
 
 def names(events: Sequence[SystemEvent]) -> str:
-    return ", ".join(f"{e.name}/{e.call_id}" for e in events)
+    return printable(", ".join(f"{e.name}/{e.call_id}" for e in events))  # call ids come from the PBX
 
 
 class Backlog:

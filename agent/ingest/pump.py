@@ -18,7 +18,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
+from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp, printable
 from agent.ingest.trackerlog import TrackerLog
 from agent.mapping.catalog import CALL_ANSWERED, CALL_UNANSWERED, SystemEvent
 from agent.mapping.tracker import CallTracker, log_key
@@ -36,9 +36,10 @@ Dispatch = Callable[[Sequence[SystemEvent]], Awaitable[object]]
 
 
 def describe_call(event: SystemEvent) -> str:
-    """One log line for a completed call: its outcome and shape, never a parameter value of an action."""
+    """One log line for a completed call: its outcome and shape, never a parameter value of an action; values from
+    the PBX escaped (a Linkedid with a line feed stays on this line)."""
     fields = " ".join(f"{name}={event.params[name]}" for name in _CALL_FIELDS if event.params.get(name))
-    return f"call {event.call_id} {event.name} {fields}".rstrip()
+    return printable(f"call {event.call_id} {event.name} {fields}".rstrip())
 
 
 class Pump:
@@ -100,7 +101,7 @@ class Pump:
         except Exception:
             self._metrics.pump_errors.inc()
             log.exception("failed to dispatch %d system events: %s", len(events),
-                          ", ".join(f"{e.name}/{e.call_id}" for e in events))
+                          printable(", ".join(f"{e.name}/{e.call_id}" for e in events)))
         if self._log is not None:
             self._log.flush()  # after the outbox rows: the log never runs ahead of what was emitted
 
@@ -120,7 +121,7 @@ class Pump:
             self._metrics.ami_events.inc()
             return self._tracker.feed(message)
         if isinstance(message, ConnectionLost):
-            log.warning("AMI connection lost: %s", message.reason)
+            log.warning("AMI connection lost: %s", printable(message.reason))
             return self._tracker.connection_lost(message.at)
         if isinstance(message, ConnectionUp):
             return self._resync(message)
