@@ -39,6 +39,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from agent import __version__
+from agent.ami.events import printable
 from agent.metrics import Metrics
 from agent.settings import DeliverySettings
 from agent.store.facade import Store
@@ -265,7 +266,7 @@ class Sender:
             await self._attempt(row, slot)
         except Exception:
             log.exception("delivery %d (action %r, call %s) failed internally; retrying later",
-                          row.id, row.action_name, row.call_id)
+                          row.id, row.action_name, printable(row.call_id))
             self._lanes.retry(replace(row, next_attempt_at=self._clock() + self._policy.initial_delay))
         finally:
             slot.release()
@@ -290,7 +291,7 @@ class Sender:
                                                       activity=activity))
         self._metrics.attempts.inc("ok" if result.ok else "error")
         log.info("delivery action=%r event=%s call=%s attempt=%d status=%d %.0fms: %s", row.action_name,
-                 row.event, row.call_id, attempts, result.status, result.duration_ms, decision.reason)
+                 row.event, printable(row.call_id), attempts, result.status, result.duration_ms, decision.reason)
         if decision.state == "pending":
             self._lanes.retry(replace(row, attempts=attempts, next_attempt_at=decision.next_attempt_at))
         else:
@@ -323,7 +324,8 @@ class Sender:
     def _finished(self, row: Delivery, state: str, note: str) -> None:
         self._metrics.deliveries.inc(state)
         if note:
-            log.warning("delivery action=%r event=%s call=%s: %s", row.action_name, row.event, row.call_id, note)
+            log.warning("delivery action=%r event=%s call=%s: %s", row.action_name, row.event, printable(row.call_id),
+                        note)
         self._lanes.finish(row)
 
     async def send_once(self, request: RenderedRequest, *, action: str, event_name: str) -> AttemptResult:
