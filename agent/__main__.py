@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--loop", action="store_true", help="start the trace again when it ends")
     simulate.add_argument("--username", default=None, help="accept only this AMI username")
     simulate.add_argument("--secret", default=None, help="accept only this AMI secret")
+    simulate.add_argument("--tls-cert", type=Path, default=None, help="serve AMI over TLS with this PEM certificate")
+    simulate.add_argument("--tls-key", type=Path, default=None, help="the PEM key of --tls-cert (if not in it)")
     sub.add_parser("check-config", help="validate the settings and try the AMI login")
     status = sub.add_parser("status", help="print the status of the running agent")
     status.add_argument("--json", action="store_true", help="print the status document as JSON")
@@ -78,6 +80,8 @@ def _simulate(args: argparse.Namespace) -> int:
         loop=args.loop,
         username=args.username,
         secret=args.secret,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.mapping.config import DEFAULT_EXTENSION_PATTERN, MappingConfig
@@ -35,7 +36,7 @@ class _Section(BaseModel):
 
 
 class AmiSettings(_Section):
-    """How to reach the Asterisk Manager Interface."""
+    """How to reach the Asterisk Manager Interface (over TLS with `tls`: manager.conf `tlsenable`, port 5039)."""
 
     host: str = "127.0.0.1"
     port: int = Field(5038, ge=1, le=65535)
@@ -47,6 +48,35 @@ class AmiSettings(_Section):
     reconnect_max: Seconds = 30.0
     resync_timeout: Seconds = 30.0
     resync_max_channels: int = Field(10_000, ge=1)
+    tls: bool = False
+    tls_ca_file: Path | None = None
+    tls_verify: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tls_port(cls, data: Any) -> Any:
+        """With TLS and no port given, Asterisk's TLS port (manager.conf `tlsbindaddr`) is 5039."""
+        tls = isinstance(data, dict) and str(data.get("tls", "")).lower() in {"1", "true", "yes", "on"}
+        if tls and "port" not in data:
+            return {**data, "port": 5039}
+        return data
+
+    @field_validator("tls_ca_file", mode="before")
+    @classmethod
+    def _no_ca_file(cls, value: Any) -> Any:
+        return None if value == "" else value  # `TLS_CA_FILE=` in an env file: the system's CAs
+
+    @field_validator("tls_ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                ssl.create_default_context(cafile=value)
+            except ssl.SSLError:
+                raise ValueError(f"no PEM certificate in {value}") from None
+            except OSError as exc:
+                raise ValueError(f"cannot read {value}: {exc.strerror or exc}") from None
+        return value
 
 
 class AdminSettings(_Section):

@@ -61,6 +61,8 @@ def shown_default(field: FieldInfo) -> set[str]:
         return {"unset", "generated"}
     if value == "":
         return {"empty"}
+    if isinstance(value, bool):
+        return {f"`{str(value).lower()}`"}  # as written in the environment
     if isinstance(value, int | float) and not isinstance(value, bool):
         return {f"`{value:g}`"}
     if isinstance(value, dict):

@@ -6,7 +6,7 @@ Framing and parsing are ours (agent.ami.wire, about twice as fast as panoramisk'
 connection lifecycle is ours too, because panoramisk's `Manager` reconnects at a fixed whole-second delay,
 never checks Ping answers and does no resync:
 
-- connect (timeout `connect_timeout`), Login, then `CoreShowChannels`: the
+- connect (timeout `connect_timeout`; over TLS with `tls`, agent.ami.tls), Login, then `CoreShowChannels`: the
   snapshot goes to the queue as `ConnectionUp` between the events before and after it (docs/call-model.md
   "Resync"); when Asterisk refuses the action, `ConnectionUp.channels` is None (no snapshot), never an empty one;
   an answer that does not complete within `resync_timeout`, or passes `resync_max_channels` (agent.ami.snapshot),
@@ -41,6 +41,7 @@ from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp,
 from agent.ami.inlet import Inlet
 from agent.ami.protocol import ActionFailed, AmiProtocol, EventSink
 from agent.ami.snapshot import SnapshotLimits
+from agent.ami.tls import client_context, failure_reason, unverified_warning
 from agent.ami.wire import Skim
 from agent.settings import AmiSettings
 
@@ -143,6 +144,8 @@ class AmiClient:
     async def run(self) -> None:
         """Connect, and reconnect, until `close()`; then return once every message read is in the queue."""
         failures = 0
+        if warning := unverified_warning(self._settings):
+            log.warning("%s", warning)
         try:
             while not self._closing.is_set():
                 logged_in = await self._attempt()
@@ -188,7 +191,7 @@ class AmiClient:
         try:
             protocol = await self._connect()
         except (OSError, TimeoutError) as exc:
-            self._fail(f"cannot connect to {self._settings.host}:{self._settings.port}: {exc or 'timeout'}")
+            self._fail(f"cannot connect to {self._settings.host}:{self._settings.port}: {failure_reason(exc)}")
             return False
         if self._closing.is_set():
             protocol.abort("closed by the agent")
@@ -288,12 +291,15 @@ class AmiClient:
 
 async def connect(settings: AmiSettings, sink: EventSink, clock: Callable[[], float],
                   skim: Skim | None = None) -> AmiProtocol:
-    """A TCP connection to AMI (within `connect_timeout`) whose events go to `sink`; OSError or TimeoutError.
-    Frames `skim` names are not parsed (agent/ami/wire.py)."""
+    """A TCP (or TLS) connection to AMI, within `connect_timeout`, whose events go to `sink`; OSError (an
+    ssl.SSLError for a certificate not accepted) or TimeoutError. Frames `skim` names are not parsed
+    (agent/ami/wire.py)."""
     loop = asyncio.get_running_loop()
     limits = SnapshotLimits(settings.resync_max_channels)
     factory: Callable[[], AmiProtocol] = lambda: AmiProtocol(sink, clock, skim=skim, limits=limits)  # noqa: E731
-    connecting = loop.create_connection(factory, settings.host, settings.port)
+    context = client_context(settings)
+    connecting = loop.create_connection(factory, settings.host, settings.port, ssl=context,
+                                        ssl_handshake_timeout=settings.connect_timeout if context else None)
     _, protocol = await asyncio.wait_for(connecting, settings.connect_timeout)
     return protocol
 

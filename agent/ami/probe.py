@@ -27,6 +27,7 @@ from typing import Any
 from agent.ami.client import connect, log_in
 from agent.ami.events import AmiEvent, printable
 from agent.ami.protocol import ActionFailed, AmiProtocol
+from agent.ami.tls import failure_reason
 from agent.settings import AmiSettings
 
 WANTED_CLASSES = ("call", "dialplan", "agent")
@@ -140,15 +141,6 @@ def _observed(events: list[AmiEvent], message: str, banner: str) -> ProbeResult:
         stamped=stamped,
         unstamped=len(telling) - stamped,
     )
-
-
-def failure_reason(exc: BaseException) -> str:
-    """A connection error in plain words: `connection refused`, `timed out`, or the system's message."""
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
 def _classes(events: list[AmiEvent]) -> set[str]:

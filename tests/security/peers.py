@@ -114,7 +114,7 @@ class MemoryWatch:
 
 
 async def settled(daemon: Daemon, check: Callable[[dict[str, Any]], bool], what: str) -> dict[str, Any]:
-    """The status document once `check` holds on its `ami` part."""
+    """The status document once `check` holds on its `ami` part (`what` it waits for, in the failure)."""
     status: dict[str, Any] = {}
 
     async def poll() -> None:
@@ -122,6 +122,9 @@ async def settled(daemon: Daemon, check: Callable[[dict[str, Any]], bool], what:
         while not check((status := await daemon.status())["ami"]):  # noqa: ASYNC110 (polling another process)
             await asyncio.sleep(0.05)
 
-    await asyncio.wait_for(poll(), WAIT)
+    try:
+        await asyncio.wait_for(poll(), WAIT)
+    except TimeoutError:
+        raise AssertionError(f"no {what} within {WAIT:g} s: {status}") from None
     return status
 
