@@ -68,7 +68,8 @@ class TestPreview:
         assert body["items"][20]["folder"] == "Bodies / Deep / Deeper"
         assert body["items"][0]["folder"] == ""
         variables = {variable["key"]: variable for variable in body["variables"]}
-        assert (variables["secret_key"]["secret"], variables["token"]["secret"]) == (True, False)
+        assert (variables["secret_key"]["secret"], variables["token"]["secret"]) == (True, True)  # token: bearer auth
+        assert variables["legacy"]["secret"] is False
         _, document = await api.call("GET", "/api/v1/openapi.json")
         schemas = document["components"]["schemas"]
         assert {"notes", "name", "version"} <= set(schemas["PostmanPreview"]["properties"])
@@ -156,13 +157,15 @@ class TestImport:
         assert set(body["parameters"]) <= set(stored)
 
     async def test_secret_variable(self, api: Api) -> None:
-        """Given a collection variable of type secret, when imported, then its parameter is stored as secret and
-        its value is not shown back by the parameters API; plain variables stay plain."""
+        """Given a collection variable of type secret and one that feeds the bearer auth, when imported, then both
+        parameters are stored as secret and their values are not shown back by the parameters API; plain variables
+        stay plain."""
         collection = _load("checklist_v21.postman_collection.json")
         status, body = await api.call("POST", "/api/v1/postman/import", json={"collection": collection, "all": True})
         assert status == 201, body
         assert await api.store.get_parameter("secret_key") == Parameter("secret_key", "s3", secret=True)
-        assert await api.store.get_parameter("token") == Parameter("token", "t0k", secret=False)
+        assert await api.store.get_parameter("token") == Parameter("token", "t0k", secret=True)
+        assert await api.store.get_parameter("legacy") == Parameter("legacy", "v", secret=False)
         _, listed = await api.call("GET", "/api/v1/parameters", params={"per_page": "500"})
         shown = next(item for item in listed["items"] if item["tag"] == "secret_key")
         assert shown["secret"] is True
