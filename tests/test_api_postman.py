@@ -48,14 +48,23 @@ class TestPreview:
         assert await api.store.all_actions() == []
 
     async def test_variables_offered(self, api: Api) -> None:
-        """Given the checklist collection and an existing `port`, when previewed, then variables say which exist."""
+        """Given the checklist collection and an existing `port` = 1, when previewed, then `port` (8080 at the
+        collection, 9090 in a folder) is a clash offered as `port_1` and `port_2`, and variables say which exist."""
         await api.call("POST", "/api/v1/parameters", json={"tag": "port", "value": "1"})
+        await api.call("POST", "/api/v1/parameters", json={"tag": "legacy", "value": "v"})
         status, body = await api.call("POST", "/api/v1/postman/preview",
                                       data=(FIXTURES / "checklist_v21.postman_collection.json").read_bytes())
         assert status == 200
         variables = {variable["key"]: variable for variable in body["variables"]}
-        assert variables["port"]["exists"] is True
+        assert (variables["port_1"]["value"], variables["port_2"]["value"]) == ("8080", "9090")
+        assert "port" not in variables
+        assert variables["legacy"]["exists"] is True  # same value: no clash, kept as is
         assert variables["token"]["exists"] is False
+        clashes = {clash["key"]: clash for clash in body["clashes"]}
+        assert clashes["port"] == {"key": "port", "tag": "port", "kind": "parameter", "value": "8080",
+                                   "existing": "1", "secret": False, "new_tag": "port_1", "choice": "new",
+                                   "choices": ["new", "keep", "overwrite"]}
+        assert {clash["kind"] for key, clash in clashes.items() if key != "port"} == {"system"}
         assert {item["status"] for item in body["items"]} >= {"skipped", "changed"}
 
     async def test_notes_folders_secrets(self, api: Api) -> None:
