@@ -248,3 +248,71 @@ class TestImportWrite:
             assert [action.name for action in await store.all_actions()] == ["x"]
         finally:
             await store.close()
+
+
+PUBLIC = FIXTURES / "public"
+CHECKOUT_LIKE = "adyen_testcards_v1.json"
+SESSION = "adyen_session_authentication_v1.json"
+
+
+def _public(name: str) -> dict[str, Any]:
+    return dict(json.loads((PUBLIC / name).read_text(encoding="utf-8")))
+
+
+class TestClashImport:
+    async def _first(self, api: Api) -> None:
+        status, body = await api.call("POST", "/api/v1/postman/import",
+                                      json={"collection": _public(CHECKOUT_LIKE), "all": True})
+        assert (status, sorted(body["parameters"])) == (201, ["X-API-Key", "baseUrl"])
+
+    async def test_default_never_another_host(self, api: Api) -> None:
+        """Given Adyen Test Cards imported (baseUrl = pal-test), when Adyen Session authentication (baseUrl =
+        test.adyen.com/authe) is imported with no choice, then its action uses baseUrl_1 holding its own host and
+        the existing baseUrl keeps the Test Cards host."""
+        await self._first(api)
+        status, preview = await api.call("POST", "/api/v1/postman/preview", data=(PUBLIC / SESSION).read_bytes())
+        assert status == 200
+        assert [(c["key"], c["existing"], c["value"], c["choice"]) for c in preview["clashes"]] == [
+            ("baseUrl", "https://pal-test.adyen.com/pal/services/TestCard/v1", "https://test.adyen.com/authe/api/v1",
+             "new")]
+        assert preview["items"][0]["notes"][0].startswith("{{baseUrl}} is already a parameter with another value")
+        status, body = await api.call("POST", "/api/v1/postman/import",
+                                      json={"collection": _public(SESSION), "all": True})
+        assert status == 201, body
+        assert body["created"][0]["url"] == "{{baseUrl_1}}/sessions"
+        assert body["parameters"] == ["baseUrl_1"]
+        assert (await api.store.get_parameter("baseUrl_1")).value == "https://test.adyen.com/authe/api/v1"
+        assert (await api.store.get_parameter("baseUrl")).value == "https://pal-test.adyen.com/pal/services/TestCard/v1"
+
+    @pytest.mark.parametrize(("choice", "stored"), [
+        ("keep", "https://pal-test.adyen.com/pal/services/TestCard/v1"),
+        ("overwrite", "https://test.adyen.com/authe/api/v1"),
+    ])
+    async def test_keep_or_overwrite(self, api: Api, choice: str, stored: str) -> None:
+        """Keep leaves the existing baseUrl and points the action at it; overwrite gives baseUrl the new host in
+        the same import."""
+        await self._first(api)
+        request = {"collection": _public(SESSION), "all": True, "choices": {"baseUrl": choice}}
+        status, body = await api.call("POST", "/api/v1/postman/import", json=request)
+        assert status == 201, body
+        assert body["created"][0]["url"] == "{{baseUrl}}/sessions"
+        assert body["overwritten"] == (["baseUrl"] if choice == "overwrite" else [])
+        assert (await api.store.get_parameter("baseUrl")).value == stored
+
+    @pytest.mark.parametrize(("choices", "field"), [({"baseUrl": "system"}, "choices.baseUrl"),
+                                                    ({"nope": "keep"}, "choices.nope")])
+    async def test_bad_choice(self, api: Api, choices: dict[str, str], field: str) -> None:
+        """A choice that is not one of the clash's, or names no clash, is 422 naming the variable; nothing is
+        written."""
+        await self._first(api)
+        before = len(await api.store.all_actions())
+        status, body = await api.call("POST", "/api/v1/postman/import",
+                                      json={"collection": _public(SESSION), "all": True, "choices": choices})
+        assert status == 422
+        assert [detail["field"] for detail in body["details"]] == [field]
+        assert len(await api.store.all_actions()) == before
+
+    async def test_error_said_once(self, api: Api) -> None:
+        """A file without `info` answers one sentence, not the same words twice."""
+        status, body = await api.call("POST", "/api/v1/postman/preview", json={"item": []})
+        assert (status, body["error"]) == (422, "not a Postman collection: 'info' is missing")
