@@ -63,15 +63,6 @@ EXPECTED = {
         "Session authentication / /sessions / Create a session token": Item(
             "importable", "POST", "{{baseUrl}}/sessions", body="raw"),
     }, (Variable("baseUrl", "https://test.adyen.com/authe/api/v1"), Variable("X-API-Key", "", secret=True))),
-    "xero_oauth2.json": Expected("2.1", (0, 4, 0), {
-        "Get started": Item("changed", "GET", "https://api.xero.com/connections",
-                            ("auth type 'oauth2' is not supported; imported without auth",)),
-        "Invoices": Item("changed", "GET", "https://api.xero.com/api.xro/2.0/Invoices",
-                         ("the request has a prerequest script; scripts are not run",)),
-        "Refresh token": Item("changed", "POST", "https://identity.xero.com/connect/token", (
-            SCRIPT, "the Content-Type header 'application/json' is replaced by multipart/form-data for the form"),
-            "form-data"),
-    }),
     "transformer_helpers_v20.json": Expected("2.0", (0, 3, 0), {
         "OAuth": Item("changed", "POST", "http://httpbin.org/post",
                       (SCRIPT, NO_SCHEME, "auth type 'oauth1' is not supported; imported without auth")),
@@ -173,10 +164,3 @@ class TestPublicDetails:
         assert [field.key for field in credentials.body.fields] == ["grant_type", "client_id", "scope", "client_secret"]
         assert credentials.headers == (KeyValue("Content-Type", "application/x-www-form-urlencoded"),)
 
-    def test_form_with_json_content_type(self, capsys: pytest.CaptureFixture[str]) -> None:
-        """Xero's refresh-token form keeps its four text parts; its Content-Type: application/json header goes (a
-        multipart body carries its own), the other header stays."""
-        action = by_name(run("xero_oauth2.json", capsys))["Refresh token"].action
-        assert action is not None
-        assert [f.key for f in action.body.fields] == ["grant_type", "refresh_token", "client_id", "client_secret"]
-        assert action.headers == (KeyValue("grant_type", "refresh_token"),)
