@@ -39,6 +39,7 @@ from agent.mapping.tracker import CallTracker, skim
 from agent.metrics import Metrics
 from agent.settings import EX_CONFIG, Settings, SettingsError
 from agent.store.facade import Store
+from agent.store.files import private_dir
 from agent.store.health import StoreHealth, transient
 from agent.store.model import Action
 from agent.store.records import RateRow
@@ -123,7 +124,7 @@ class Agent:
     async def start(self, *, serve_api: bool = True) -> None:
         """Open the store and start every part; raises SettingsError for a token that cannot be had safely."""
         token = load_or_create_token(self.settings) if serve_api else ""
-        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.settings.state_dir)
         self._store = await Store.open(self.settings.state_dir / DATABASE_FILE)
         self._sender = Sender(self._store, self.settings.delivery, self.policy, self.metrics, self.clock,
                               health=self.health, intake_busy=lambda: self.queue.qsize() >= INTAKE_BACKED_UP)
@@ -295,13 +296,15 @@ class Agent:
 
 
 def configure_logging(level: str) -> None:
-    """One line per record on stdout (journald adds the time when run by systemd)."""
+    """One line per record on stdout (journald adds the time when run by systemd). `level` is for the agent's own
+    loggers (`agent.*`); other libraries log from WARNING up only, as their DEBUG lines hold what the agent never
+    logs (aiosqlite writes each SQL statement with its values: parameters, rendered requests)."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("agent").setLevel(level)
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from agent.store.checkpoint import Checkpointer
+from agent.store.files import private_database
 from agent.store.migrations import migrate
 from agent.store.records import MAX_PER_PAGE, Conflict, NotFound
 
@@ -54,6 +55,7 @@ class Database:
 
         On failure (locked past the busy timeout, not a database) the connection is closed before the error
         propagates: its worker thread would otherwise keep the process alive after the agent gave up."""
+        private_database(Path(path))
         connection = await aiosqlite.connect(str(path), isolation_level=None)
         try:
             await _prepare(connection, busy_timeout, setup)
