@@ -32,12 +32,15 @@ class DeliveryConfig:
     enabled: bool
     bindings: Mapping[str, tuple[Action, ...]]
     values: Mapping[str, str]
+    secret_tags: frozenset[str] = frozenset()  # their values are redacted from every text about a request
 
 
 async def load_config(store: Store) -> DeliveryConfig:
     enabled = (await store.get_settings()).actions_enabled
     bindings = {key: tuple(await store.bindings_for(key)) for key in sorted(EVENT_KEYS)}
-    return DeliveryConfig(enabled, bindings, await store.parameter_values())
+    parameters = await store.list_parameters()
+    return DeliveryConfig(enabled, bindings, {p.tag: p.value for p in parameters},
+                          frozenset(p.tag for p in parameters if p.secret))
 
 
 def plan(config: DeliveryConfig, events: Sequence[SystemEvent], policy: RetryPolicy, now: float) -> list[NewDelivery]:
@@ -51,8 +54,8 @@ def plan(config: DeliveryConfig, events: Sequence[SystemEvent], policy: RetryPol
         for action in config.bindings.get(event.name, ()):
             rows.append(NewDelivery(
                 event_id=event.event_id, event=event.name, call_id=event.call_id, action_id=action.id or 0,
-                action_name=action.name, request=render(action, values), profile=profile, next_attempt_at=now,
-                expires_at=policy.expires_at(profile, now), created_at=now,
+                action_name=action.name, request=render(action, values, config.secret_tags), profile=profile,
+                next_attempt_at=now, expires_at=policy.expires_at(profile, now), created_at=now,
             ))
     return rows
 

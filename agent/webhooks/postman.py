@@ -221,7 +221,8 @@ class _Walk:
             return replace(skipped, notes=(f"method {method or '?'} is not supported",))
         final, number = _unique(name, self.taken, self.suffixes.get(name.casefold(), 0))
         try:
-            action = action_from_json(action_to_json(draft, active_events=0, undefined=[]) | {"name": final})
+            draft_json = action_to_json(draft, active_events=0, undefined=[], mask=False)
+            action = action_from_json(draft_json | {"name": final})
         except ValidationError as exc:
             return replace(skipped, notes=tuple(f"{d['field']}: {d['message']}" for d in validation_details(exc)))
         self.taken.add(final.casefold())

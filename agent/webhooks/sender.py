@@ -46,13 +46,15 @@ from agent.store.facade import Store
 from agent.store.health import WRITE_RETRY, Backoff, StoreHealth, transient
 from agent.store.model import RenderedRequest
 from agent.store.records import Delivery, NewActivity
+from agent.webhooks.failure import describe
 from agent.webhooks.outbox import Lanes
+from agent.webhooks.redaction import redact_text
 from agent.webhooks.retry import AttemptResult, RetryPolicy
+from agent.webhooks.target import target
 
 log = logging.getLogger("agent.delivery")
 
 MESSAGE_LIMIT = 500
-INVALID_URL = "invalid URL: it needs http:// or https:// and a host (the URL is not shown: it may hold a secret)"
 READ_LIMIT = 4096
 WRITER = "delivery outcomes"
 WINDOW_PER_SLOT = 8
@@ -76,9 +78,12 @@ async def _read_some(response: aiohttp.ClientResponse) -> str:
 
 
 def _message(status: int, body: str, location: str | None) -> str:
+    """What the activity log says about an answer (redacted, then cut to MESSAGE_LIMIT, by `send`)."""
     if 300 <= status <= 399:
         return f"redirect {status} to {location or '(no Location)'} not followed"
-    return truncate(body)
+    if body.strip() or 200 <= status <= 299:
+        return body
+    return f"HTTP {status} from the receiver"
 
 
 class Slot:
@@ -335,30 +340,29 @@ class Sender:
         return result
 
     async def send(self, request: RenderedRequest) -> AttemptResult:
-        """One HTTP attempt; never raises for delivery problems (status 0 and the error text instead)."""
+        """One HTTP attempt; never raises for delivery problems (status 0 and the error in plain words instead;
+        a URL that cannot be used is a final failure). The message never holds one of the request's secrets."""
         if self._session is None:
             raise RuntimeError("sender is not started")
         timeout = aiohttp.ClientTimeout(total=request.timeout_s or self._settings.total_timeout,
                                         connect=self._settings.connect_timeout)
         begin = time.perf_counter()
-        try:
-            result = await self._request(self._session, request, timeout)
-        except TimeoutError:
-            result = AttemptResult(0, f"timed out after {timeout.total:g} s", 0.0)
-        except aiohttp.InvalidURL:
-            result = AttemptResult(0, INVALID_URL, 0.0, permanent=True)
-        except (aiohttp.ClientError, OSError) as exc:
-            result = AttemptResult(0, truncate(f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc)), 0.0)
+        url = target(request.url)
+        if isinstance(url, str):
+            result = AttemptResult(0, url, 0.0, permanent=True)
+        else:
+            try:
+                result = await self._request(self._session, request, url, timeout)
+            except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+                result = AttemptResult(0, describe(exc, url, timeout), 0.0, permanent=isinstance(exc, ValueError))
         duration_ms = (time.perf_counter() - begin) * 1000.0
         self._metrics.latency.observe(duration_ms / 1000.0)
-        return replace(result, duration_ms=round(duration_ms, 3))
+        message = truncate(redact_text(result.message, request.secrets))  # redacted whole, so no piece of one is left
+        return replace(result, message=message, duration_ms=round(duration_ms, 3))
 
     @staticmethod
-    async def _request(session: aiohttp.ClientSession, request: RenderedRequest,
+    async def _request(session: aiohttp.ClientSession, request: RenderedRequest, url: URL,
                        limits: aiohttp.ClientTimeout) -> AttemptResult:
-        url = URL(request.url, encoded=True)
-        if url.scheme not in ("http", "https") or not url.host:
-            return AttemptResult(0, INVALID_URL, 0.0, permanent=True)
         async with session.request(
             request.method, url, headers=CIMultiDict(request.headers), data=request.body or None,
             allow_redirects=False, timeout=limits, skip_auto_headers=("Content-Type",),
