@@ -6,6 +6,7 @@ the CLI turns that into exit status 78 (EX_CONFIG), which systemd is told not to
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import ssl
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agent.mapping.config import DEFAULT_EXTENSION_PATTERN, MappingConfig
 
@@ -79,12 +80,37 @@ class AmiSettings(_Section):
         return value
 
 
+MIN_TOKEN = 32
+
+
 class AdminSettings(_Section):
-    """The local admin API and web page."""
+    """The local admin API and web page (docs/security.md: token length, Host names)."""
 
     host: str = "127.0.0.1"
     port: int = Field(8088, ge=0, le=65535)
     token: SecretStr | None = None
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        length = len(token.get_secret_value()) if token is not None else 0
+        if 0 < length < MIN_TOKEN:
+            raise ValueError(f"too short ({length} characters): use at least {MIN_TOKEN} random characters, e.g. "
+                             "from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`, or leave it "
+                             "unset to have one generated")
+        return token
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _names(cls, value: object) -> object:
+        """A comma-separated list (`pbx.example.com,admin.example.com`) or a JSON array."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return tuple(name.strip() for name in text.split(",") if name.strip())
+        return value
 
 
 class MappingSettings(_Section):

@@ -29,7 +29,7 @@ from tests.delivery_support import Received, fast_delivery, free_port, receiver
 ROOT = Path(__file__).resolve().parent.parent
 TRACE = ROOT / "tests/fixtures/ami_traces/13_load_mixed_35_calls.ami"
 GOLDEN = TRACE.with_name("13_load_mixed_35_calls.expected.jsonl")
-TOKEN = "test-token"
+TOKEN = "test-token-0123456789abcdefghijklmnop"
 BODY = ('{"event_id": "{{event_id}}", "caller_id": "{{caller_id}}", "calling_name": "{{calling_name}}", '
         '"called_number": "{{called_number}}", "unix_time": "{{unix_time}}", "duration": "{{duration}}", '
         '"talk_duration": "{{talk_duration}}", "dial_status": "{{dial_status}}", "hangup_by": "{{hangup_by}}"}')
