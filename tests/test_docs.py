@@ -59,7 +59,7 @@ def shown_default(field: FieldInfo) -> set[str]:
         value = value.get_secret_value()
     if value is None:
         return {"unset", "generated"}
-    if value == "":
+    if value in ("", ()):
         return {"empty"}
     if isinstance(value, bool):
         return {f"`{str(value).lower()}`"}  # as written in the environment
