@@ -47,6 +47,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _group_alive(group: int) -> bool:
+    """True while a process of process group `group` is alive (zombies, already dead, do not count)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _parent, process_group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, IndexError, ValueError):
+            continue
+        if state != "Z" and int(process_group) == group:
+            return True
+    return False
+
+
 async def _opens(url: str) -> None:
     connection = await aio_pika.connect(url, timeout=5)
     await connection.close()
@@ -149,10 +161,14 @@ class Broker:
 
     def _reap_group(self, server: subprocess.Popen[bytes]) -> None:
         # The group is the session the server was started in: its id is our child's pid, and only what that
-        # child started is in it.
+        # child started is in it. The Erlang VM is the script's child, so it is waited for through /proc: a
+        # start before it is gone would find the port and the node name still taken.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
         server.wait()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while _group_alive(server.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self._server = None
 
     def restart(self) -> None:
