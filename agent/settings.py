@@ -2,6 +2,15 @@
 
 Built once at start and passed down. Invalid values raise SettingsError with one plain line per problem;
 the CLI turns that into exit status 78 (EX_CONFIG), which systemd is told not to restart on.
+
+This module is a leaf: it imports no agent module, and only the top of the layout (`agent/app.py`,
+`agent/__main__.py`, `agent/cli/`, `agent/devtools/`) imports it. It is the trust boundary where environment text
+becomes checked values (pydantic). Each package below declares, in its own terms, what it reads: a `Protocol`
+of read-only attributes that these models satisfy as they are (`agent.ami.config.AmiConfig`,
+`agent.webhooks.config.DeliveryConfig`, `agent.mapping.config.MappingValues` with `compile_mapping`,
+`agent.admin_api.deps.ApiSettings`), or plain values handed down by the daemon (the housekeeping period, the
+retention, the drain). So a package never depends on this file, and a setting is named once, here (its
+documentation is docs/settings.md, checked against these models by a test).
 """
 
 from __future__ import annotations
@@ -11,16 +20,14 @@ import os
 import re
 import ssl
 from pathlib import Path
-from types import MappingProxyType
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from agent.mapping.config import DEFAULT_EXTENSION_PATTERN, MappingConfig
-
 EX_CONFIG = 78
+DEFAULT_EXTENSION_PATTERN = r"^\d{2,6}$"  # the tracker's default too (agent/mapping/config.py; a test checks)
 Seconds = Annotated[float, Field(gt=0)]
 
 
@@ -114,7 +121,7 @@ class AdminSettings(_Section):
 
 
 class MappingSettings(_Section):
-    """How AMI channels map to extensions, trunks, tenants and local time."""
+    """How AMI channels map to extensions, trunks, tenants and local time; how often the pump does housekeeping."""
 
     extension_pattern: str = DEFAULT_EXTENSION_PATTERN
     trunk_pattern: str | None = None
@@ -123,6 +130,7 @@ class MappingSettings(_Section):
     tenant: str = ""
     tenant_pattern: str | None = None
     stuck_call_timeout: Seconds = 4 * 3600.0
+    housekeeping_interval: Seconds = 60.0
 
     @field_validator("extension_pattern", "trunk_pattern", "tenant_pattern")
     @classmethod
@@ -142,17 +150,6 @@ class MappingSettings(_Section):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
-
-    def compile(self) -> MappingConfig:
-        return MappingConfig(
-            extension_pattern=re.compile(self.extension_pattern),
-            trunk_pattern=re.compile(self.trunk_pattern) if self.trunk_pattern else None,
-            extension_map=MappingProxyType(dict(self.extension_map)),
-            timezone=self.timezone,
-            tenant=self.tenant,
-            tenant_pattern=re.compile(self.tenant_pattern) if self.tenant_pattern else None,
-            stuck_call_seconds=self.stuck_call_timeout,
-        )
 
 
 class DeliverySettings(_Section):

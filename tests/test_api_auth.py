@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from agent.admin_api.auth import FAILURE_BUDGET, authorized, is_loopback, load_or_create_token
+from agent.admin_api.auth import FAILURE_BUDGET, TokenUnavailable, authorized, is_loopback, load_or_create_token
+from agent.app import admin_token
 from agent.settings import AdminSettings, Settings, SettingsError
 from tests.api_harness import TOKEN, Api, running_api
 
@@ -37,9 +38,12 @@ class TestLoadOrCreateToken:
         assert load_or_create_token(_settings(tmp_path)) == first
 
     def test_public_bind_without_token(self, tmp_path: Path) -> None:
-        """Given a non-loopback admin host and no token, when loaded, then SettingsError names the setting."""
-        with pytest.raises(SettingsError, match="EVENT_AGENT_ADMIN__HOST"):
+        """Given a non-loopback admin host and no token, when loaded, then the refusal names the setting, and the
+        daemon reports it as a settings problem (exit status 78)."""
+        with pytest.raises(TokenUnavailable, match="EVENT_AGENT_ADMIN__HOST"):
             load_or_create_token(_settings(tmp_path, host="0.0.0.0"))
+        with pytest.raises(SettingsError, match="EVENT_AGENT_ADMIN__HOST"):
+            admin_token(_settings(tmp_path, host="0.0.0.0"))
 
     def test_public_bind_with_token(self, tmp_path: Path) -> None:
         """Given a non-loopback admin host and a token, when loaded, then the token is used."""

@@ -3,8 +3,8 @@
 The token is `EVENT_AGENT_ADMIN__TOKEN` when set (at least 32 characters, checked with the settings), else the
 content of `STATE_DIR/admin-token`, created on first start with a random value (43 characters) and mode 0600 in
 a state directory of mode 0700. Binding the admin API to a non-loopback address without a configured token is
-refused (SettingsError, exit status 78): a token sitting in a file is fine for a local page, not for a network
-service.
+refused (`TokenUnavailable`, which the daemon reports as a settings problem, exit status 78): a token sitting in a
+file is fine for a local page, not for a network service.
 
 The check accepts the `Bearer` scheme in any case; a 401 says `WWW-Authenticate: Bearer`. A client address that
 sent FAILURE_BUDGET wrong tokens within FAILURE_WINDOW_S gets 429 with `Retry-After` for each further wrong
@@ -24,9 +24,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from agent.admin_api.config import AdminConfig, ApiSettings
 from agent.admin_api.errors import ApiError
 from agent.admin_api.routing import API_PREFIX, Handler, deps
-from agent.settings import Settings, SettingsError
 from agent.store.files import private_dir
 
 TOKEN_FILE = "admin-token"  # noqa: S105 (a file name, not a secret)
@@ -35,6 +35,10 @@ FAILURE_BUDGET = 10  # wrong tokens a client address may send within the window 
 FAILURE_WINDOW_S = 60.0
 MAX_CLIENTS = 4096  # client addresses remembered; the least recently failed one is forgotten first
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+class TokenUnavailable(Exception):
+    """The admin token cannot be had safely; the message is one line naming the setting to change."""
 
 
 def is_loopback(host: str) -> bool:
@@ -47,9 +51,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def configured_token(settings: Settings) -> str:
+def configured_token(admin: AdminConfig) -> str:
     """EVENT_AGENT_ADMIN__TOKEN, "" when unset."""
-    return settings.admin.token.get_secret_value() if settings.admin.token else ""
+    return admin.token.get_secret_value() if admin.token else ""
 
 
 def stored_token(path: Path) -> str:
@@ -60,16 +64,14 @@ def stored_token(path: Path) -> str:
         return ""
 
 
-def load_or_create_token(settings: Settings) -> str:
-    """The admin token (see the module docstring); raises SettingsError when it cannot be had safely."""
-    configured = configured_token(settings)
+def load_or_create_token(settings: ApiSettings) -> str:
+    """The admin token (see the module docstring); raises TokenUnavailable when it cannot be had safely."""
+    configured = configured_token(settings.admin)
     if configured:
         return configured
     if not is_loopback(settings.admin.host):
-        raise SettingsError(
-            [f"EVENT_AGENT_ADMIN__HOST: {settings.admin.host} is not a loopback address; "
-             "set EVENT_AGENT_ADMIN__TOKEN to expose the admin API"]
-        )
+        raise TokenUnavailable(f"EVENT_AGENT_ADMIN__HOST: {settings.admin.host} is not a loopback address; "
+                               "set EVENT_AGENT_ADMIN__TOKEN to expose the admin API")
     return _token_file(Path(settings.state_dir) / TOKEN_FILE)
 
 
@@ -77,7 +79,7 @@ def _token_file(path: Path) -> str:
     try:
         existing = stored_token(path)
     except OSError as exc:
-        raise SettingsError([f"EVENT_AGENT_STATE_DIR: cannot read {path}: {exc.strerror}"]) from None
+        raise TokenUnavailable(f"EVENT_AGENT_STATE_DIR: cannot read {path}: {exc.strerror}") from None
     if existing:
         return existing
     token = secrets.token_urlsafe(32)
@@ -88,7 +90,7 @@ def _token_file(path: Path) -> str:
             handle.write(token + "\n")
         path.chmod(0o600)
     except OSError as exc:
-        raise SettingsError([f"EVENT_AGENT_STATE_DIR: cannot write {path}: {exc.strerror}"]) from None
+        raise TokenUnavailable(f"EVENT_AGENT_STATE_DIR: cannot write {path}: {exc.strerror}") from None
     return token
 
 

@@ -3,7 +3,7 @@
 Handlers raise `ApiError` (or let the store's NotFound/Conflict and pydantic's ValidationError through);
 `error_middleware` turns every failure, including aiohttp's own 404/405/413 and unexpected exceptions, into
 that shape. Unexpected exceptions are logged with the method and path only: never bodies, headers or tokens.
-A database that refuses the request for now (locked by another process, disk full: `storehealth.transient`)
+A database that refuses the request for now (locked by another process, disk full: `agent.store.health.transient`)
 is a 503 with a plain message and `Retry-After`, logged as one warning line, not a 500 with a traceback.
 """
 

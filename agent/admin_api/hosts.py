@@ -15,9 +15,9 @@ import ipaddress
 from aiohttp import web
 
 from agent.admin_api.auth import is_loopback
+from agent.admin_api.config import AdminConfig
 from agent.admin_api.errors import ApiError
 from agent.admin_api.routing import Handler, deps
-from agent.settings import AdminSettings
 
 
 def host_name(header: str) -> str:
@@ -38,7 +38,7 @@ def _is_address(name: str) -> bool:
     return True
 
 
-def allowed(header: str, admin: AdminSettings) -> bool:
+def allowed(header: str, admin: AdminConfig) -> bool:
     """True when a request with this `Host` may be answered (see the module docstring)."""
     name = host_name(header)
     if is_loopback(name) or _is_address(name) or name == admin.host.lower():

@@ -37,13 +37,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agent.ami.config import AmiConfig
 from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp, printable
 from agent.ami.inlet import Inlet
 from agent.ami.protocol import ActionFailed, AmiProtocol, EventSink
 from agent.ami.snapshot import SnapshotLimits
 from agent.ami.tls import client_context, failure_reason, unverified_warning
 from agent.ami.wire import Skim
-from agent.settings import AmiSettings
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class AmiClient:
     """Keeps the AMI link up and puts `AmiEvent | ConnectionLost | ConnectionUp` into `queue`, in order, every
     one of them: a full (bounded) queue pauses reading instead of dropping anything."""
 
-    def __init__(self, settings: AmiSettings, queue: asyncio.Queue[AmiMessage], clock: Callable[[], float], *,
+    def __init__(self, settings: AmiConfig, queue: asyncio.Queue[AmiMessage], clock: Callable[[], float], *,
                  skim: Skim | None = None) -> None:
         self._settings = settings
         self._skim = skim
@@ -289,7 +289,7 @@ class AmiClient:
         log.warning("AMI: %s", error)
 
 
-async def connect(settings: AmiSettings, sink: EventSink, clock: Callable[[], float],
+async def connect(settings: AmiConfig, sink: EventSink, clock: Callable[[], float],
                   skim: Skim | None = None) -> AmiProtocol:
     """A TCP (or TLS) connection to AMI, within `connect_timeout`, whose events go to `sink`; OSError (an
     ssl.SSLError for a certificate not accepted) or TimeoutError. Frames `skim` names are not parsed
@@ -304,7 +304,7 @@ async def connect(settings: AmiSettings, sink: EventSink, clock: Callable[[], fl
     return protocol
 
 
-async def log_in(protocol: AmiProtocol, settings: AmiSettings) -> tuple[bool, str]:
+async def log_in(protocol: AmiProtocol, settings: AmiConfig) -> tuple[bool, str]:
     """Send Login (events on) and wait up to `connect_timeout`: (accepted, Asterisk's message). The secret goes
     to Asterisk only."""
     login = {"Action": "Login", "Username": settings.username, "Secret": settings.secret.get_secret_value(),

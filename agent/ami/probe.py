@@ -25,10 +25,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.ami.client import connect, log_in
+from agent.ami.config import AmiConfig
 from agent.ami.events import AmiEvent, printable
 from agent.ami.protocol import ActionFailed, AmiProtocol
 from agent.ami.tls import failure_reason
-from agent.settings import AmiSettings
 
 WANTED_CLASSES = ("call", "dialplan", "agent")
 _UNSTAMPED_EVENTS = frozenset({"FullyBooted"})  # sent at login, never stamped
@@ -65,7 +65,7 @@ class ProbeResult:
 
 
 async def ami_login_probe(
-    settings: AmiSettings, *, listen: float = 3.0, clock: Callable[[], float] = time.time
+    settings: AmiConfig, *, listen: float = 3.0, clock: Callable[[], float] = time.time
 ) -> ProbeResult:
     """Log in once and report what the agent needs to know about this AMI user (see the module docstring)."""
     events: list[AmiEvent] = []
@@ -85,7 +85,7 @@ async def ami_login_probe(
     return result
 
 
-async def _session(protocol: AmiProtocol, settings: AmiSettings, events: list[AmiEvent], listen: float) -> ProbeResult:
+async def _session(protocol: AmiProtocol, settings: AmiConfig, events: list[AmiEvent], listen: float) -> ProbeResult:
     banner = printable(protocol.decoder.banner or "")
     accepted, message = await log_in(protocol, settings)
     message = printable(message)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import ssl
 
-from agent.settings import AmiSettings
+from agent.ami.config import AmiConfig
 
 
-def client_context(settings: AmiSettings) -> ssl.SSLContext | None:
+def client_context(settings: AmiConfig) -> ssl.SSLContext | None:
     """The TLS context to connect with, or None for plain TCP."""
     if not settings.tls:
         return None
@@ -24,7 +24,7 @@ def client_context(settings: AmiSettings) -> ssl.SSLContext | None:
     return context
 
 
-def unverified_warning(settings: AmiSettings) -> str:
+def unverified_warning(settings: AmiConfig) -> str:
     """The warning to log when TLS is on without verification, else ""."""
     if not settings.tls or settings.tls_verify:
         return ""

@@ -73,7 +73,7 @@ def target_of(settings: Settings) -> Target:
 
 
 def _token(settings: Settings) -> str:
-    configured = configured_token(settings)
+    configured = configured_token(settings.admin)
     if configured:
         return configured
     path = Path(settings.state_dir) / TOKEN_FILE

@@ -112,19 +112,20 @@ async def _demo(base: Settings, state_dir: Path, stop: asyncio.Event) -> int:
     simulator = AmiSimulator(sorted(TRACES_DIR.glob("*.ami")), host=LOOPBACK, speed=1.0, loop=True)
     token = secrets.token_urlsafe(24)
     async with sink() as sink_url:
-        settings = demo_settings(base, state_dir, await simulator.start(), token)
-        await seed(state_dir / DATABASE_FILE, sink_url)
-        agent = Agent(settings)
         try:
-            await agent.start()
-            print(f"Admin: http://{LOOPBACK}:{agent.api_port}/\nToken: {token}", flush=True)
-            configure_logging(settings.log_level)
-            log.info("demo running: AMI simulator on port %d, sink on %s; Ctrl-C to stop", simulator.port,
-                     sink_url)
-            await stop.wait()
-            log.info("demo stopping")
+            settings = demo_settings(base, state_dir, await simulator.start(), token)
+            await seed(state_dir / DATABASE_FILE, sink_url)
+            agent = await Agent.open(settings)
+            try:
+                print(f"Admin: http://{LOOPBACK}:{agent.api_port}/\nToken: {token}", flush=True)
+                configure_logging(settings.log_level)
+                log.info("demo running: AMI simulator on port %d, sink on %s; Ctrl-C to stop", simulator.port,
+                         sink_url)
+                await stop.wait()
+                log.info("demo stopping")
+            finally:
+                await agent.stop()
         finally:
-            await agent.stop()
             await simulator.stop()
     return 0
 
