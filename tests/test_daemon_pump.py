@@ -232,6 +232,24 @@ class TestHousekeeping:
         assert (final.name, final.params["reconciled"]) == ("call_answered", "1")
         assert final.params["duration"] == str(half_up(last + 5.0 - call_start(events)))
 
+    async def test_unstamped_resync_on_the_ami_clock(self) -> None:
+        """Given a call up in an old recording and a new login whose snapshot no longer lists it, when the resync
+        moment is a receive time (no event before the answer carried a Timestamp), then it is taken on the AMI
+        clock: the call ends 9 s after its last event, not six days later."""
+        events = read_events(TRACE)
+        answered = next(n for n, e in enumerate(events) if e.name == "DialEnd") + 1
+        clock, sink = Clock(events[-1].time + DAYS_LATER), RecordingSink()
+        queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
+        pump = Pump(queue, CallTracker(MappingConfig()), sink, Metrics(), clock)
+        async with running(pump):
+            for event in events[:answered]:
+                await step(pump, queue, arrived(event, clock))
+            clock.advance(9.0)
+            await step(pump, queue, ConnectionUp(at=clock(), resync_at=clock(), channels=(), stamped=False))
+        final = sink.events[-1]
+        assert (final.name, final.params["reconciled"]) == ("call_answered", "1")
+        assert final.params["duration"] == str(half_up(events[answered - 1].time + 9.0 - call_start(events)))
+
 
 def golden_events(trace: Path) -> list[tuple[str, str]]:
     return [(line["event"], line["params"].get("extension", "")) for line in expected_lines(trace)]

@@ -250,7 +250,8 @@ class AmiClient:
         if channels is None:
             log.warning("CoreShowChannels refused (%s): no snapshot to resync with", _message(answer))
         resync_at = protocol.resync_at if protocol.resync_at is not None else self._clock()
-        self._enqueue(ConnectionUp(at=self._clock(), resync_at=resync_at, channels=channels))
+        self._enqueue(ConnectionUp(at=self._clock(), resync_at=resync_at, channels=channels,
+                                   stamped=protocol.resync_stamped))
         protocol.release_held()
         return True
 

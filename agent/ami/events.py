@@ -85,12 +85,14 @@ class ConnectionUp:
     `channels` is None when there is no snapshot (Asterisk refused CoreShowChannels: the AMI user lacks
     `write = reporting`): nothing is known about which channels are live, which is not the same as an empty
     tuple (no channel live at all). `resync_at` is the resync moment: the Timestamp of the last event before
-    the response, else the receive time.
+    the response (`stamped`), else the receive time, which the pump moves onto the AMI clock
+    (docs/call-model.md "One clock").
     """
 
     at: float
     resync_at: float
     channels: tuple[Mapping[str, str], ...] | None
+    stamped: bool = True
 
 
 AmiMessage = AmiEvent | ConnectionLost | ConnectionUp

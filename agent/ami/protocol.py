@@ -60,6 +60,7 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self._hold_for: str | None = None
         self._held: list[AmiEvent] | None = None
         self.resync_at: float | None = None
+        self.resync_stamped = False
         self.pauses = 0
         self._paused_since: float | None = None
         self._paused_total = 0.0
@@ -166,6 +167,7 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
             self._held = []
             stamp = self._last_event.timestamp if self._last_event is not None else None
             self.resync_at = frame.received_at if stamp is None else stamp
+            self.resync_stamped = stamp is not None
             if frame.get("Response") == "Success" and frame.get("EventList").lower() == "start":
                 self._snapshot = Snapshot(self._limits)
             else:

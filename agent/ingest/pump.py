@@ -145,7 +145,8 @@ class Pump:
                         self._tracker.calls_in_progress)
             return []
         log.info("AMI connected; resync with %d live channels", len(message.channels))
-        return self._tracker.resync(message.channels, message.resync_at)
+        at = message.resync_at if message.stamped else self.ami_clock.at(message.resync_at)
+        return self._tracker.resync(message.channels, at)
 
     async def _emit(self, events: Sequence[SystemEvent]) -> None:
         for event in events:
