@@ -8,7 +8,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -217,38 +217,53 @@ class TestHousekeeping:
     async def test_link_loss_on_the_ami_clock(self) -> None:
         """Given a call up in an old recording when the link drops 5 s (wall) after its last event, and a resync
         whose snapshot no longer lists it, then it completes reconciled, ended at the loss on the AMI clock."""
-        events = read_events(TRACE)
-        answered = next(n for n, e in enumerate(events) if e.name == "DialEnd") + 1
-        clock, sink = Clock(events[-1].time + DAYS_LATER), RecordingSink()
-        queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
-        pump = Pump(queue, CallTracker(MappingConfig()), sink, Metrics(), clock)
-        async with running(pump):
-            for event in events[:answered]:
-                await step(pump, queue, arrived(event, clock))
-            last = events[answered - 1].time
-            await step(pump, queue, ConnectionLost(at=clock() + 5.0, reason="test"))
-            await step(pump, queue, ConnectionUp(at=clock() + 9.0, resync_at=last + 9.0, channels=()))
-        final = sink.events[-1]
+        async with answered_late() as late:
+            await late.step(ConnectionLost(at=late.clock() + 5.0, reason="test"))
+            await late.step(ConnectionUp(at=late.clock() + 9.0, resync_at=late.answer + 9.0, channels=()))
+        final = late.sink.events[-1]
         assert (final.name, final.params["reconciled"]) == ("call_answered", "1")
-        assert final.params["duration"] == str(half_up(last + 5.0 - call_start(events)))
+        assert final.params["duration"] == str(half_up(late.answer + 5.0 - late.start))
 
     async def test_unstamped_resync_on_the_ami_clock(self) -> None:
         """Given a call up in an old recording and a new login whose snapshot no longer lists it, when the resync
         moment is a receive time (no event before the answer carried a Timestamp), then it is taken on the AMI
         clock: the call ends 9 s after its last event, not six days later."""
-        events = read_events(TRACE)
-        answered = next(n for n, e in enumerate(events) if e.name == "DialEnd") + 1
-        clock, sink = Clock(events[-1].time + DAYS_LATER), RecordingSink()
-        queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
-        pump = Pump(queue, CallTracker(MappingConfig()), sink, Metrics(), clock)
-        async with running(pump):
-            for event in events[:answered]:
-                await step(pump, queue, arrived(event, clock))
-            clock.advance(9.0)
-            await step(pump, queue, ConnectionUp(at=clock(), resync_at=clock(), channels=(), stamped=False))
-        final = sink.events[-1]
+        async with answered_late() as late:
+            late.clock.advance(9.0)
+            await late.step(ConnectionUp(at=late.clock(), resync_at=late.clock(), channels=(), stamped=False))
+        final = late.sink.events[-1]
         assert (final.name, final.params["reconciled"]) == ("call_answered", "1")
-        assert final.params["duration"] == str(half_up(events[answered - 1].time + 9.0 - call_start(events)))
+        assert final.params["duration"] == str(half_up(late.answer + 9.0 - late.start))
+
+
+@dataclass(frozen=True)
+class Late:
+    """Trace 01 streamed six days after it was recorded, up to 202's answer: what the test needs to go on."""
+
+    pump: Pump
+    queue: asyncio.Queue[AmiMessage]
+    clock: Clock
+    sink: RecordingSink
+    start: float  # the call's first event (AMI clock)
+    answer: float  # the DialEnd ANSWER, the last event streamed
+
+    async def step(self, message: AmiMessage) -> None:
+        await step(self.pump, self.queue, message)
+
+
+@asynccontextmanager
+async def answered_late() -> AsyncIterator[Late]:
+    events = read_events(TRACE)
+    answered = next(n for n, e in enumerate(events) if e.name == "DialEnd") + 1
+    clock = Clock(events[-1].time + DAYS_LATER)
+    queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
+    sink = RecordingSink()
+    pump = Pump(queue, CallTracker(MappingConfig()), sink, Metrics(), clock)
+    late = Late(pump, queue, clock, sink, call_start(events), events[answered - 1].time)
+    async with running(pump):
+        for event in events[:answered]:
+            await late.step(arrived(event, clock))
+        yield late
 
 
 def golden_events(trace: Path) -> list[tuple[str, str]]:
