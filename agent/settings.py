@@ -2,23 +2,32 @@
 
 Built once at start and passed down. Invalid values raise SettingsError with one plain line per problem;
 the CLI turns that into exit status 78 (EX_CONFIG), which systemd is told not to restart on.
+
+This module is a leaf: it imports no agent module, and only the top of the layout (`agent/app.py`,
+`agent/__main__.py`, `agent/cli/`, `agent/devtools/`) imports it. It is the trust boundary where environment text
+becomes checked values (pydantic). Each package below declares, in its own terms, what it reads: a `Protocol`
+of read-only attributes that these models satisfy as they are (`agent.ami.config.AmiConfig`,
+`agent.webhooks.config.DeliveryConfig`, `agent.mapping.config.MappingValues` with `compile_mapping`,
+`agent.admin_api.deps.ApiSettings`), or plain values handed down by the daemon (the housekeeping period, the
+retention, the drain). So a package never depends on this file, and a setting is named once, here (its
+documentation is docs/settings.md, checked against these models by a test).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import ssl
 from pathlib import Path
-from types import MappingProxyType
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from agent.mapping.config import DEFAULT_EXTENSION_PATTERN, MappingConfig
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EX_CONFIG = 78
+DEFAULT_EXTENSION_PATTERN = r"^\d{2,6}$"  # the tracker's default too (agent/mapping/config.py; a test checks)
 Seconds = Annotated[float, Field(gt=0)]
 
 
@@ -35,7 +44,7 @@ class _Section(BaseModel):
 
 
 class AmiSettings(_Section):
-    """How to reach the Asterisk Manager Interface."""
+    """How to reach the Asterisk Manager Interface (over TLS with `tls`: manager.conf `tlsenable`, port 5039)."""
 
     host: str = "127.0.0.1"
     port: int = Field(5038, ge=1, le=65535)
@@ -45,18 +54,74 @@ class AmiSettings(_Section):
     connect_timeout: Seconds = 5.0
     reconnect_min: Seconds = 0.5
     reconnect_max: Seconds = 30.0
+    resync_timeout: Seconds = 30.0
+    resync_max_channels: int = Field(10_000, ge=1)
+    tls: bool = False
+    tls_ca_file: Path | None = None
+    tls_verify: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tls_port(cls, data: Any) -> Any:
+        """With TLS and no port given, Asterisk's TLS port (manager.conf `tlsbindaddr`) is 5039."""
+        tls = isinstance(data, dict) and str(data.get("tls", "")).lower() in {"1", "true", "yes", "on"}
+        if tls and "port" not in data:
+            return {**data, "port": 5039}
+        return data
+
+    @field_validator("tls_ca_file", mode="before")
+    @classmethod
+    def _no_ca_file(cls, value: Any) -> Any:
+        return None if value == "" else value  # `TLS_CA_FILE=` in an env file: the system's CAs
+
+    @field_validator("tls_ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                ssl.create_default_context(cafile=value)
+            except ssl.SSLError:
+                raise ValueError(f"no PEM certificate in {value}") from None
+            except OSError as exc:
+                raise ValueError(f"cannot read {value}: {exc.strerror or exc}") from None
+        return value
+
+
+MIN_TOKEN = 32
 
 
 class AdminSettings(_Section):
-    """The local admin API and web page."""
+    """The local admin API and web page (docs/security.md: token length, Host names)."""
 
     host: str = "127.0.0.1"
     port: int = Field(8088, ge=0, le=65535)
     token: SecretStr | None = None
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        length = len(token.get_secret_value()) if token is not None else 0
+        if 0 < length < MIN_TOKEN:
+            raise ValueError(f"too short ({length} characters): use at least {MIN_TOKEN} random characters, e.g. "
+                             "from `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`, or leave it "
+                             "unset to have one generated")
+        return token
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _names(cls, value: object) -> object:
+        """A comma-separated list (`pbx.example.com,admin.example.com`) or a JSON array."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return tuple(name.strip() for name in text.split(",") if name.strip())
+        return value
 
 
 class MappingSettings(_Section):
-    """How AMI channels map to extensions, trunks, tenants and local time."""
+    """How AMI channels map to extensions, trunks, tenants and local time; how often the pump does housekeeping."""
 
     extension_pattern: str = DEFAULT_EXTENSION_PATTERN
     trunk_pattern: str | None = None
@@ -65,6 +130,7 @@ class MappingSettings(_Section):
     tenant: str = ""
     tenant_pattern: str | None = None
     stuck_call_timeout: Seconds = 4 * 3600.0
+    housekeeping_interval: Seconds = 60.0
 
     @field_validator("extension_pattern", "trunk_pattern", "tenant_pattern")
     @classmethod
@@ -84,17 +150,6 @@ class MappingSettings(_Section):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
-
-    def compile(self) -> MappingConfig:
-        return MappingConfig(
-            extension_pattern=re.compile(self.extension_pattern),
-            trunk_pattern=re.compile(self.trunk_pattern) if self.trunk_pattern else None,
-            extension_map=MappingProxyType(dict(self.extension_map)),
-            timezone=self.timezone,
-            tenant=self.tenant,
-            tenant_pattern=re.compile(self.tenant_pattern) if self.tenant_pattern else None,
-            stuck_call_seconds=self.stuck_call_timeout,
-        )
 
 
 class DeliverySettings(_Section):

@@ -37,9 +37,10 @@ from agent.app import DATABASE_FILE, Agent
 from agent.devtools.simulator import AmiSimulator
 from agent.devtools.trace import renumbered
 from agent.mapping.catalog import SystemEvent
+from agent.mapping.config import compile_mapping
 from agent.mapping.tracker import CallTracker, skim
 from agent.metrics import Metrics
-from agent.settings import AmiSettings, DeliverySettings, Settings
+from agent.settings import AdminSettings, AmiSettings, DeliverySettings, Settings
 from agent.store.facade import Store
 from agent.store.model import Action
 from agent.webhooks.dispatcher import Dispatcher
@@ -144,8 +145,9 @@ async def durable_engine(path: Path, base: str, route: str, delivery: DeliverySe
     await store.update_event("call_answered", active=True, action_ids=[created.id or 0])
     await store.set_actions_enabled(True)
     policy = RetryPolicy.from_settings(delivery)
-    sender = Sender(store, delivery, policy, Metrics())
-    dispatcher = Dispatcher(store, policy, sender.submit, time.time)
+    metrics = Metrics()
+    sender = Sender(store, delivery, policy, metrics)
+    dispatcher = Dispatcher(store, policy, sender.submit, metrics, time.time)
     await sender.start()
     return store, sender, dispatcher
 
@@ -200,8 +202,8 @@ async def latency_agent(base: str, ami_port: int, count: int, state: Path, login
     await store.update_event("call_answered", active=True, action_ids=[created.id or 0])
     await store.set_actions_enabled(True)
     await store.close()
-    agent = Agent(Settings(state_dir=state, log_level="WARNING", ami=AmiSettings(port=ami_port)))
-    await agent.start(serve_api=False)
+    agent = await Agent.open(Settings(state_dir=state, log_level="WARNING", ami=AmiSettings(port=ami_port),
+                                      admin=AdminSettings(port=0)))
     try:
         await wait_login(base, logins)
         return await run_calls(base, count)
@@ -213,7 +215,7 @@ async def latency_minimal(base: str, ami_port: int, count: int, logins: int) -> 
     """AMI client -> tracker -> render -> aiohttp, no storage, no retry."""
     queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
     client = AmiClient(AmiSettings(port=ami_port), queue, time.time, skim=skim)
-    tracker = CallTracker(Settings().mapping.compile())
+    tracker = CallTracker(compile_mapping(Settings().mapping))
     hook = action(base)
     tasks: set[asyncio.Task[None]] = set()
     async with aiohttp.ClientSession() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +18,7 @@ from agent.mapping.catalog import SystemEvent
 from agent.mapping.tracker import CallTracker
 from agent.metrics import Metrics
 from agent.settings import AmiSettings
+from tests.delivery_support import RecordingSink
 
 TRACES = Path(__file__).parent / "fixtures" / "ami_traces"
 WAIT = 20.0  # generous upper bound for "it happened" on a busy shared machine
@@ -98,13 +99,9 @@ def is_lost(message: AmiMessage) -> bool:
     return isinstance(message, ConnectionLost)
 
 
-async def _no_dispatch(events: Sequence[SystemEvent]) -> None:
-    """The pump's dispatcher, unused: `translate` never dispatches."""
-
-
 def pump(tracker: CallTracker, messages: list[AmiMessage]) -> list[SystemEvent]:
     """What the daemon's pump (agent.ingest.pump.Pump.translate) does with the queue: events, losses and resyncs."""
-    daemon_pump = Pump(asyncio.Queue(), tracker, _no_dispatch, Metrics(), time.time)
+    daemon_pump = Pump(asyncio.Queue(), tracker, RecordingSink(), Metrics(), time.time)  # translate never puts
     return [event for message in messages for event in daemon_pump.translate(message)]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,13 +132,33 @@ async def engine(path: Path, settings: DeliverySettings | None = None) -> AsyncI
     metrics = Metrics()
     policy = RetryPolicy.from_settings(delivery)
     sender = Sender(store, delivery, policy, metrics, time.time)
-    dispatcher = Dispatcher(store, policy, sender.submit, time.time)
+    dispatcher = Dispatcher(store, policy, sender.submit, metrics, time.time)
     await sender.start()
     try:
         yield Engine(store, sender, dispatcher, metrics)
     finally:
         await sender.close()
         await store.close()
+
+
+@dataclass(frozen=True)
+class FunctionSink:
+    """A `Sink` (agent/ingest/sink.py) that hands each batch to `write`: a recorder, a failing store, ..."""
+
+    write: Callable[[Sequence[SystemEvent]], Awaitable[object]]
+
+    async def put(self, events: Sequence[SystemEvent]) -> None:
+        await self.write(events)
+
+
+@dataclass
+class RecordingSink:
+    """A `Sink` that keeps every batch it is handed, in order."""
+
+    events: list[SystemEvent] = field(default_factory=list)
+
+    async def put(self, events: Sequence[SystemEvent]) -> None:
+        self.events += events
 
 
 def system_event(name: str, call_id: str, **params: str) -> SystemEvent:

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from agent.admin_api.auth import authorized, is_loopback, load_or_create_token
+from agent.admin_api.auth import FAILURE_BUDGET, TokenUnavailable, authorized, is_loopback, load_or_create_token
+from agent.app import admin_token
 from agent.settings import AdminSettings, Settings, SettingsError
 from tests.api_harness import TOKEN, Api, running_api
+
+LONG = "s3cret-token-of-32-characters-at-least"
 
 
 def _settings(tmp_path: Path, host: str = "127.0.0.1", token: str | None = None) -> Settings:
@@ -23,7 +26,7 @@ def _settings(tmp_path: Path, host: str = "127.0.0.1", token: str | None = None)
 class TestLoadOrCreateToken:
     def test_configured(self, tmp_path: Path) -> None:
         """Given a configured token, when loaded, then it is used and no file is written."""
-        assert load_or_create_token(_settings(tmp_path, token="s3cret-token")) == "s3cret-token"
+        assert load_or_create_token(_settings(tmp_path, token=LONG)) == LONG
         assert not (tmp_path / "state" / "admin-token").exists()
 
     def test_generated_once(self, tmp_path: Path) -> None:
@@ -35,13 +38,16 @@ class TestLoadOrCreateToken:
         assert load_or_create_token(_settings(tmp_path)) == first
 
     def test_public_bind_without_token(self, tmp_path: Path) -> None:
-        """Given a non-loopback admin host and no token, when loaded, then SettingsError names the setting."""
-        with pytest.raises(SettingsError, match="EVENT_AGENT_ADMIN__HOST"):
+        """Given a non-loopback admin host and no token, when loaded, then the refusal names the setting, and the
+        daemon reports it as a settings problem (exit status 78)."""
+        with pytest.raises(TokenUnavailable, match="EVENT_AGENT_ADMIN__HOST"):
             load_or_create_token(_settings(tmp_path, host="0.0.0.0"))
+        with pytest.raises(SettingsError, match="EVENT_AGENT_ADMIN__HOST"):
+            admin_token(_settings(tmp_path, host="0.0.0.0"))
 
     def test_public_bind_with_token(self, tmp_path: Path) -> None:
         """Given a non-loopback admin host and a token, when loaded, then the token is used."""
-        assert load_or_create_token(_settings(tmp_path, host="0.0.0.0", token="tok")) == "tok"
+        assert load_or_create_token(_settings(tmp_path, host="0.0.0.0", token=LONG)) == LONG
 
     @pytest.mark.parametrize(
         ("host", "loopback"),
@@ -94,10 +100,11 @@ class TestBearer:
             assert set(body) == {"error", "details"}
 
     async def test_wrong_token(self, api: Api) -> None:
-        """Given every /api/v1 route, when called with a wrong token, then 401 and nothing is written."""
-        for method, path in _api_routes(api):
+        """Given every /api/v1 route, when called with a wrong token, then 401 (429 once the address has used up
+        its budget of wrong tokens) and nothing is written."""
+        for count, (method, path) in enumerate(_api_routes(api)):
             status, _ = await api.call(method, path, token="nope", json={"actions_enabled": True})
-            assert (method, path, status) == (method, path, 401)
+            assert (method, path, status) == (method, path, 401 if count < FAILURE_BUDGET else 429)
         assert api.changes == []
         assert (await api.store.get_settings()).actions_enabled is False
 

@@ -48,14 +48,23 @@ class TestPreview:
         assert await api.store.all_actions() == []
 
     async def test_variables_offered(self, api: Api) -> None:
-        """Given the checklist collection and an existing `port`, when previewed, then variables say which exist."""
+        """Given the checklist collection and an existing `port` = 1, when previewed, then `port` (8080 at the
+        collection, 9090 in a folder) is a clash offered as `port_1` and `port_2`, and variables say which exist."""
         await api.call("POST", "/api/v1/parameters", json={"tag": "port", "value": "1"})
+        await api.call("POST", "/api/v1/parameters", json={"tag": "legacy", "value": "v"})
         status, body = await api.call("POST", "/api/v1/postman/preview",
                                       data=(FIXTURES / "checklist_v21.postman_collection.json").read_bytes())
         assert status == 200
         variables = {variable["key"]: variable for variable in body["variables"]}
-        assert variables["port"]["exists"] is True
+        assert (variables["port_1"]["value"], variables["port_2"]["value"]) == ("8080", "9090")
+        assert "port" not in variables
+        assert variables["legacy"]["exists"] is True  # same value: no clash, kept as is
         assert variables["token"]["exists"] is False
+        clashes = {clash["key"]: clash for clash in body["clashes"]}
+        assert clashes["port"] == {"key": "port", "tag": "port", "kind": "parameter", "value": "8080",
+                                   "existing": "1", "secret": False, "new_tag": "port_1", "choice": "new",
+                                   "choices": ["new", "keep", "overwrite"]}
+        assert {clash["kind"] for key, clash in clashes.items() if key != "port"} == {"system"}
         assert {item["status"] for item in body["items"]} >= {"skipped", "changed"}
 
     async def test_notes_folders_secrets(self, api: Api) -> None:
@@ -68,7 +77,8 @@ class TestPreview:
         assert body["items"][20]["folder"] == "Bodies / Deep / Deeper"
         assert body["items"][0]["folder"] == ""
         variables = {variable["key"]: variable for variable in body["variables"]}
-        assert (variables["secret_key"]["secret"], variables["token"]["secret"]) == (True, False)
+        assert (variables["secret_key"]["secret"], variables["token"]["secret"]) == (True, True)  # token: bearer auth
+        assert variables["legacy"]["secret"] is False
         _, document = await api.call("GET", "/api/v1/openapi.json")
         schemas = document["components"]["schemas"]
         assert {"notes", "name", "version"} <= set(schemas["PostmanPreview"]["properties"])
@@ -156,13 +166,15 @@ class TestImport:
         assert set(body["parameters"]) <= set(stored)
 
     async def test_secret_variable(self, api: Api) -> None:
-        """Given a collection variable of type secret, when imported, then its parameter is stored as secret and
-        its value is not shown back by the parameters API; plain variables stay plain."""
+        """Given a collection variable of type secret and one that feeds the bearer auth, when imported, then both
+        parameters are stored as secret and their values are not shown back by the parameters API; plain variables
+        stay plain."""
         collection = _load("checklist_v21.postman_collection.json")
         status, body = await api.call("POST", "/api/v1/postman/import", json={"collection": collection, "all": True})
         assert status == 201, body
         assert await api.store.get_parameter("secret_key") == Parameter("secret_key", "s3", secret=True)
-        assert await api.store.get_parameter("token") == Parameter("token", "t0k", secret=False)
+        assert await api.store.get_parameter("token") == Parameter("token", "t0k", secret=True)
+        assert await api.store.get_parameter("legacy") == Parameter("legacy", "v", secret=False)
         _, listed = await api.call("GET", "/api/v1/parameters", params={"per_page": "500"})
         shown = next(item for item in listed["items"] if item["tag"] == "secret_key")
         assert shown["secret"] is True
@@ -236,3 +248,71 @@ class TestImportWrite:
             assert [action.name for action in await store.all_actions()] == ["x"]
         finally:
             await store.close()
+
+
+PUBLIC = FIXTURES / "public"
+CHECKOUT_LIKE = "adyen_testcards_v1.json"
+SESSION = "adyen_session_authentication_v1.json"
+
+
+def _public(name: str) -> dict[str, Any]:
+    return dict(json.loads((PUBLIC / name).read_text(encoding="utf-8")))
+
+
+class TestClashImport:
+    async def _first(self, api: Api) -> None:
+        status, body = await api.call("POST", "/api/v1/postman/import",
+                                      json={"collection": _public(CHECKOUT_LIKE), "all": True})
+        assert (status, sorted(body["parameters"])) == (201, ["X-API-Key", "baseUrl"])
+
+    async def test_default_never_another_host(self, api: Api) -> None:
+        """Given Adyen Test Cards imported (baseUrl = pal-test), when Adyen Session authentication (baseUrl =
+        test.adyen.com/authe) is imported with no choice, then its action uses baseUrl_1 holding its own host and
+        the existing baseUrl keeps the Test Cards host."""
+        await self._first(api)
+        status, preview = await api.call("POST", "/api/v1/postman/preview", data=(PUBLIC / SESSION).read_bytes())
+        assert status == 200
+        assert [(c["key"], c["existing"], c["value"], c["choice"]) for c in preview["clashes"]] == [
+            ("baseUrl", "https://pal-test.adyen.com/pal/services/TestCard/v1", "https://test.adyen.com/authe/api/v1",
+             "new")]
+        assert preview["items"][0]["notes"][0].startswith("{{baseUrl}} is already a parameter with another value")
+        status, body = await api.call("POST", "/api/v1/postman/import",
+                                      json={"collection": _public(SESSION), "all": True})
+        assert status == 201, body
+        assert body["created"][0]["url"] == "{{baseUrl_1}}/sessions"
+        assert body["parameters"] == ["baseUrl_1"]
+        assert (await api.store.get_parameter("baseUrl_1")).value == "https://test.adyen.com/authe/api/v1"
+        assert (await api.store.get_parameter("baseUrl")).value == "https://pal-test.adyen.com/pal/services/TestCard/v1"
+
+    @pytest.mark.parametrize(("choice", "stored"), [
+        ("keep", "https://pal-test.adyen.com/pal/services/TestCard/v1"),
+        ("overwrite", "https://test.adyen.com/authe/api/v1"),
+    ])
+    async def test_keep_or_overwrite(self, api: Api, choice: str, stored: str) -> None:
+        """Keep leaves the existing baseUrl and points the action at it; overwrite gives baseUrl the new host in
+        the same import."""
+        await self._first(api)
+        request = {"collection": _public(SESSION), "all": True, "choices": {"baseUrl": choice}}
+        status, body = await api.call("POST", "/api/v1/postman/import", json=request)
+        assert status == 201, body
+        assert body["created"][0]["url"] == "{{baseUrl}}/sessions"
+        assert body["overwritten"] == (["baseUrl"] if choice == "overwrite" else [])
+        assert (await api.store.get_parameter("baseUrl")).value == stored
+
+    @pytest.mark.parametrize(("choices", "field"), [({"baseUrl": "system"}, "choices.baseUrl"),
+                                                    ({"nope": "keep"}, "choices.nope")])
+    async def test_bad_choice(self, api: Api, choices: dict[str, str], field: str) -> None:
+        """A choice that is not one of the clash's, or names no clash, is 422 naming the variable; nothing is
+        written."""
+        await self._first(api)
+        before = len(await api.store.all_actions())
+        status, body = await api.call("POST", "/api/v1/postman/import",
+                                      json={"collection": _public(SESSION), "all": True, "choices": choices})
+        assert status == 422
+        assert [detail["field"] for detail in body["details"]] == [field]
+        assert len(await api.store.all_actions()) == before
+
+    async def test_error_said_once(self, api: Api) -> None:
+        """A file without `info` answers one sentence, not the same words twice."""
+        status, body = await api.call("POST", "/api/v1/postman/preview", json={"item": []})
+        assert (status, body["error"]) == (422, "not a Postman collection: 'info' is missing")

@@ -17,7 +17,8 @@ from urllib.parse import parse_qsl, unquote
 import aiohttp
 from pydantic import SecretStr
 
-from agent.app import DATABASE_FILE, Agent, rate_table, serve
+from agent.admin_api.rates import rate_table
+from agent.app import DATABASE_FILE, Agent, serve
 from agent.devtools.simulator import AmiSimulator
 from agent.mapping.catalog import EVENT_KEYS
 from agent.settings import AdminSettings, AmiSettings, Settings
@@ -29,7 +30,7 @@ from tests.delivery_support import Received, fast_delivery, free_port, receiver
 ROOT = Path(__file__).resolve().parent.parent
 TRACE = ROOT / "tests/fixtures/ami_traces/13_load_mixed_35_calls.ami"
 GOLDEN = TRACE.with_name("13_load_mixed_35_calls.expected.jsonl")
-TOKEN = "test-token"
+TOKEN = "test-token-0123456789abcdefghijklmnop"
 BODY = ('{"event_id": "{{event_id}}", "caller_id": "{{caller_id}}", "calling_name": "{{calling_name}}", '
         '"called_number": "{{called_number}}", "unix_time": "{{unix_time}}", "duration": "{{duration}}", '
         '"talk_duration": "{{talk_duration}}", "dial_status": "{{dial_status}}", "hangup_by": "{{hangup_by}}"}')
@@ -92,8 +93,7 @@ class TestAgent:
         want = expected()
         async with receiver() as rx:
             await configure(tmp_path, rx.port)
-            agent = Agent(settings_for(tmp_path, ami_port))
-            await agent.start()
+            agent = await Agent.open(settings_for(tmp_path, ami_port))
             try:
                 await rx.wait_for(len(want), within=60)
                 await agent.run_until_idle()
@@ -128,8 +128,7 @@ class TestAgent:
         await configure(tmp_path, free_port())
         settings = settings_for(tmp_path, ami_port).model_copy(
             update={"delivery": fast_delivery(drain_grace_period=0.2, retry_initial_delay=5, retry_max_delay=5)})
-        agent = Agent(settings)
-        await agent.start()
+        agent = await Agent.open(settings)
         try:
             await agent.pump.wait_processed(1)
             await agent.sender.wait_quiet()
@@ -145,14 +144,13 @@ class TestAgent:
 class TestHousekeeping:
     async def test_purge(self, tmp_path: Path) -> None:
         """Given activity rows 40 days and 1 day old, when the agent purges (30-day retention), the new one stays."""
-        agent = Agent(settings_for(tmp_path, free_port()))
-        await agent.start(serve_api=False)
+        agent = await Agent.open(settings_for(tmp_path, free_port()))
         try:
             now = time.time()
             for age_days in (40, 1):
                 await agent.store.add_activity(NewActivity("a", 1, "call_answered", "c", 1, 200, "ok", 1.0,
                                                            now - age_days * 86400))
-            await agent.purge()
+            await agent.retention.purge()
             items, _ = await agent.store.search_activity()
             assert [round((now - a.date) / 86400) for a in items] == [1]
         finally:
@@ -196,8 +194,7 @@ class TestAdminWiring:
         simulator.pause_at(0)
         ami_port = await simulator.start()
         async with receiver() as rx:
-            agent = Agent(settings_for(tmp_path, ami_port))
-            await agent.start()
+            agent = await Agent.open(settings_for(tmp_path, ami_port))
             try:
                 base = f"http://127.0.0.1:{agent.api_port}/api/v1"
                 async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:

@@ -75,7 +75,7 @@ class TestDispatchSteps:
             action = await e.store.create_action(Action(name="crm", method="POST", url="http://127.0.0.1:9/x"))
             await e.store.update_event("call_answered", active=True, action_ids=[action.id or 0])
             await e.store.set_actions_enabled(True)
-            await e.dispatcher.config()
+            await e.dispatcher.routing()
             ticks = 0
 
             async def ticker() -> None:

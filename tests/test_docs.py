@@ -59,8 +59,10 @@ def shown_default(field: FieldInfo) -> set[str]:
         value = value.get_secret_value()
     if value is None:
         return {"unset", "generated"}
-    if value == "":
+    if value in ("", ()):
         return {"empty"}
+    if isinstance(value, bool):
+        return {f"`{str(value).lower()}`"}  # as written in the environment
     if isinstance(value, int | float) and not isinstance(value, bool):
         return {f"`{value:g}`"}
     if isinstance(value, dict):

@@ -15,6 +15,7 @@ import pytest
 from agent.ami.events import uniqueid_epoch
 from agent.devtools.trace import read_frames
 from agent.mapping.catalog import CALL_ANSWERED, CALL_HANGUP, CALL_UNANSWERED, EVENT_KEYS
+from agent.mapping.config import compile_mapping
 from agent.settings import MappingSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,7 +145,7 @@ class TestPublicFixtures:
     @pytest.mark.parametrize("trace", PUBLIC, ids=_ids(PUBLIC))
     def test_extensions_are_configured(self, trace: Path) -> None:
         """Given a pub_ golden, every non-empty extension is one its mapping settings produce (mapped, not raw)."""
-        config = _mapping(trace).compile()
+        config = compile_mapping(_mapping(trace))
         known = set(config.extension_map.values())
         for record in _golden_lines(trace.with_suffix(".expected.jsonl")):
             params = record["params"]

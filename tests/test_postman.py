@@ -222,9 +222,9 @@ EXPECTED: list[tuple[str, Action, tuple[str, ...]]] = [
             ),
         ),
         (
+            "{{tenant}} is a system parameter here; the collection's value is the constant {{postman_tenant}}",
+            "{{date}} is a system parameter here; the collection's value is the constant {{postman_date}}",
             "{{port}} now refers to parameter {{port_1}}",
-            "{{tenant}} now refers to parameter {{postman_tenant}}",
-            "{{date}} now refers to parameter {{postman_date}}",
             "{{base url}} now refers to parameter {{base_url}}",
         ),
     ),
@@ -267,7 +267,7 @@ SKIPPED = {
     "Skipped / Bad URL": ("GET", "url: the URL must start with http:// or https://"),
 }
 VARIABLES = (
-    Variable("token", "t0k"),
+    Variable("token", "t0k", secret=True),  # it feeds the collection's bearer auth
     Variable("port", "8080"),
     Variable("verbose", "true"),
     Variable("postman_date", "2024-01-01", original="date"),
@@ -347,7 +347,8 @@ class TestChecklist:
             "status": "importable",
             "notes": [],
         }
-        assert document["variables"][0] == {"key": "token", "value": "t0k", "secret": False}
+        assert document["variables"][0] == {"key": "token", "value": "t0k", "secret": True}
+        assert document["variables"][2] == {"key": "verbose", "value": "true", "secret": False}
 
 
 def small(items: list[Any], **extra: Any) -> dict[str, Any]:

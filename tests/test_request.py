@@ -9,7 +9,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from agent.store.model import Action, Auth, Body, KeyValue, RenderedRequest
-from agent.webhooks.request import auth_secrets, mask_values, redact, render, split_url_query
+from agent.webhooks.redaction import mask_values, redact_request
+from agent.webhooks.request import MASK, auth_secrets, render, split_url_query
 
 VALUES = {"IP": "10.1.2.3", "API_Key": "s3cr3t", "calling_name": "Ann", "extension": "201", "user": "admin"}
 HOSTILE = 'Jo "The Boss" O\'Brien & Co\r\nX-Injected: yes\\ é😀\x00\x07'
@@ -262,19 +263,19 @@ class TestRedact:
             ),
             {"pw": secret},
         )
-        shown = redact(request, {secret})
-        assert shown.url == "http:///hook?k=********"
-        assert shown.headers == (("X-K", "********"), ("Authorization", "Basic ********"),
+        shown = redact_request(request, {secret})
+        assert shown.url == f"http:///hook?k={MASK}"
+        assert shown.headers == (("X-K", MASK), ("Authorization", f"Basic {MASK}"),
                                  ("Content-Type", "application/json"))
         assert shown.body == b'{"k": "********"}'
 
     def test_no_secrets_is_identity(self) -> None:
         """Given no (or only empty) secrets, the request is unchanged."""
         request = render(action(), VALUES)
-        assert redact(request, {""}) is request
+        assert redact_request(request, {""}) is request
 
     def test_mask_values_and_auth_secrets(self) -> None:
         """mask_values hides secret tags' values; auth_secrets lists the substituted credential."""
-        assert mask_values({"a": "1", "b": "2", "c": ""}, {"b", "c"}) == {"a": "1", "b": "********", "c": ""}
+        assert mask_values({"a": "1", "b": "2", "c": ""}, {"b", "c"}) == {"a": "1", "b": MASK, "c": ""}
         assert auth_secrets(action(auth=Auth("bearer", token="{{API_Key}}")), VALUES) == {"s3cr3t"}
         assert auth_secrets(action(auth=Auth("api_key", key="k", value="{{none}}")), VALUES) == set()

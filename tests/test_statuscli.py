@@ -17,7 +17,7 @@ from aiohttp import web
 from agent.cli.status import render, status_main
 from agent.settings import Settings
 
-TOKEN = "t0ken-for-tests"
+TOKEN = "t0ken-for-tests-0123456789abcdefghij"
 STATUS = {
     "ami": {"connected": True, "last_event_at": "2026-11-28T13:20:08Z", "events": 79, "last_error": None},
     "calls_in_progress": 2,
@@ -92,7 +92,7 @@ class TestStatusCli:
 
     async def test_wrong_token(self, tmp_path: Path, port: int, capsys: pytest.CaptureFixture[str]) -> None:
         """Given a wrong token, exit 1 and say the token was refused, without printing it."""
-        code, text = await _run(_settings(tmp_path, port, token="wrong-token"))
+        code, text = await _run(_settings(tmp_path, port, token="wrong-token-0123456789abcdefghijklmn"))
         assert code == 1
         assert text == ""
         err = capsys.readouterr().err

@@ -31,7 +31,7 @@ from agent.webhooks.dispatcher import Dispatcher
 from agent.webhooks.retry import RetryPolicy
 from agent.webhooks.sender import Sender
 from tests.api_harness import running_api
-from tests.delivery_support import fast_delivery, free_port, receiver, system_event
+from tests.delivery_support import FunctionSink, fast_delivery, free_port, receiver, system_event
 from tests.reliability.harness import agent_settings, eventually
 from tests.support.store_rows import delivery, pending
 
@@ -148,8 +148,9 @@ class TestBacklog:
         caplog.set_level(logging.INFO, logger="agent")
         async with bound_store(tmp_path / "a.db") as store:
             health = StoreHealth(time.time)
-            dispatcher = Dispatcher(store, RetryPolicy.from_settings(fast_delivery()), lambda rows: None, time.time)
-            backlog = Backlog(dispatcher.dispatch, health, Metrics(), backoff=QUICK)
+            dispatcher = Dispatcher(store, RetryPolicy.from_settings(fast_delivery()), lambda rows: None, Metrics(),
+                                    time.time)
+            backlog = Backlog(dispatcher, health, Metrics(), backoff=QUICK)
             batches = [events(3)[:2], events(3)[2:], [system_event("call_hangup", "c0")]]
             with locked(tmp_path / "a.db"):
                 for batch in batches:
@@ -167,8 +168,9 @@ class TestBacklog:
         """Given a backlog of 3, when 5 events are refused, then the 2 newest are dropped, counted and logged."""
         metrics = Metrics()
         async with bound_store(tmp_path / "a.db") as store:
-            dispatcher = Dispatcher(store, RetryPolicy.from_settings(fast_delivery()), lambda rows: None, time.time)
-            backlog = Backlog(dispatcher.dispatch, StoreHealth(time.time), metrics, limit=3, backoff=QUICK)
+            dispatcher = Dispatcher(store, RetryPolicy.from_settings(fast_delivery()), lambda rows: None, Metrics(),
+                                    time.time)
+            backlog = Backlog(dispatcher, StoreHealth(time.time), metrics, limit=3, backoff=QUICK)
             with locked(tmp_path / "a.db"):
                 await backlog.put(events(2))
                 await backlog.put(events(5)[2:])
@@ -182,7 +184,7 @@ class TestBacklog:
         async def broken(batch: object) -> None:
             raise ValueError("no active connection")
 
-        backlog = Backlog(broken, StoreHealth(time.time), Metrics(), backoff=QUICK)
+        backlog = Backlog(FunctionSink(broken), StoreHealth(time.time), Metrics(), backoff=QUICK)
         with pytest.raises(ValueError, match="no active connection"):
             await backlog.put(events(1))
         assert len(backlog) == 0
@@ -200,7 +202,7 @@ class TestBacklog:
             written.extend(e.call_id for e in batch)
 
         metrics = Metrics()
-        backlog = Backlog(write, StoreHealth(time.time), metrics, backoff=QUICK)
+        backlog = Backlog(FunctionSink(write), StoreHealth(time.time), metrics, backoff=QUICK)
         await backlog.put(events(2))
         await backlog.wait_written()
         await backlog.put(events(3)[2:])
@@ -210,8 +212,9 @@ class TestBacklog:
     async def test_close_reports_loss(self, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
         """Given events held when the agent stops, when the grace period ends locked, then the loss is logged."""
         async with bound_store(tmp_path / "a.db") as store:
-            dispatcher = Dispatcher(store, RetryPolicy.from_settings(fast_delivery()), lambda rows: None, time.time)
-            backlog = Backlog(dispatcher.dispatch, StoreHealth(time.time), Metrics(), backoff=QUICK)
+            dispatcher = Dispatcher(store, RetryPolicy.from_settings(fast_delivery()), lambda rows: None, Metrics(),
+                                    time.time)
+            backlog = Backlog(dispatcher, StoreHealth(time.time), Metrics(), backoff=QUICK)
             with locked(tmp_path / "a.db"):
                 await backlog.put(events(2))
                 await backlog.close(0.1)
@@ -224,10 +227,11 @@ class TestPumpBacklog:
         and once released the call's three deliveries are in the outbox in order."""
         async with bound_store(tmp_path / "a.db") as store:
             metrics, health = Metrics(), StoreHealth(time.time)
-            dispatcher = Dispatcher(store, RetryPolicy.from_settings(fast_delivery()), lambda rows: None, time.time)
-            backlog = Backlog(dispatcher.dispatch, health, metrics, backoff=QUICK)
+            dispatcher = Dispatcher(store, RetryPolicy.from_settings(fast_delivery()), lambda rows: None, Metrics(),
+                                    time.time)
+            backlog = Backlog(dispatcher, health, metrics, backoff=QUICK)
             queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
-            pump = Pump(queue, CallTracker(MappingConfig()), backlog.put, metrics, time.time)
+            pump = Pump(queue, CallTracker(MappingConfig()), backlog, metrics, time.time)
             trace = read_events(TRACE)
             for message in trace:
                 queue.put_nowait(message)
@@ -250,7 +254,7 @@ class TestSenderOutcome:
             settings, health = fast_delivery(), StoreHealth(time.time)
             sender = Sender(store, settings, RetryPolicy.from_settings(settings), Metrics(), time.time,
                             health=health, backoff=QUICK)
-            dispatcher = Dispatcher(store, RetryPolicy.from_settings(settings), lambda rows: None, time.time)
+            dispatcher = Dispatcher(store, RetryPolicy.from_settings(settings), lambda rows: None, Metrics(), time.time)
             rows: list[Delivery] = await dispatcher.dispatch(events(1))
             try:
                 with locked(tmp_path / "a.db"):
@@ -290,8 +294,7 @@ class TestAgentStatus:
     async def test_store_section(self, tmp_path: Path) -> None:
         """Given a running agent, when its writers report a refused write, then status shows it under "store"
         with the error and since when (ISO, UTC), and the metrics say the store is not ok."""
-        agent = Agent(agent_settings(tmp_path, free_port()), clock=lambda: 1_800_000_000.0)
-        await agent.start(serve_api=False)
+        agent = await Agent.open(agent_settings(tmp_path, free_port()), clock=lambda: 1_800_000_000.0)
         try:
             healthy = dict(agent.status()["store"])  # type: ignore[call-overload]
             agent.health.failed("system events", sqlite3.OperationalError("database is locked"))

@@ -1,4 +1,10 @@
-"""The admin API application: `create_app(deps)` wires middlewares, every route, the page and its assets."""
+"""The admin API application: `create_app(deps)` wires middlewares, every route, the page and its assets.
+
+Browser-side hardening (docs/security.md, "Admin API off loopback"): a request whose `Host` is a name the agent
+was not told about is refused (421) before anything else, so a DNS-rebinding page cannot talk to it (see
+`hosts.py`); every response carries a Content-Security-Policy with `frame-ancestors 'none'`,
+`X-Frame-Options: DENY`, `nosniff` and `no-referrer`.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,22 @@ from pathlib import Path
 from aiohttp import web
 
 from agent.admin_api import openapi, rates
-from agent.admin_api.auth import auth_middleware
+from agent.admin_api.auth import THROTTLE, Throttle, auth_middleware
 from agent.admin_api.deps import ApiDeps
 from agent.admin_api.errors import ApiError, error_middleware, expect_handler
+from agent.admin_api.hosts import host_middleware
 from agent.admin_api.payload import POSTMAN_LIMIT
 from agent.admin_api.routes import actions, activity, events, parameters, postman, settings, status
-from agent.admin_api.routing import DEPS, ROUTES_KEY, SCHEMAS_KEY, Route
+from agent.admin_api.routing import DEPS, ROUTES_KEY, SCHEMAS_KEY, Handler, Route
 
 STATIC_DIR = Path(__file__).parent / "static"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def all_routes() -> tuple[Route, ...]:
@@ -36,8 +50,10 @@ def all_routes() -> tuple[Route, ...]:
 
 def create_app(deps: ApiDeps) -> web.Application:
     """A fresh application; it holds no state of its own beyond `deps`."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=POSTMAN_LIMIT)
+    app = web.Application(middlewares=[error_middleware, host_middleware, auth_middleware, asset_middleware],
+                          client_max_size=POSTMAN_LIMIT)
     app[DEPS] = deps
+    app[THROTTLE] = Throttle(lambda: deps.clock().timestamp())
     app[ROUTES_KEY] = all_routes()
     app[SCHEMAS_KEY] = {**openapi.SCHEMAS, **rates.SCHEMAS}
     for route in app[ROUTES_KEY]:
@@ -45,8 +61,33 @@ def create_app(deps: ApiDeps) -> web.Application:
     if STATIC_DIR.is_dir():
         app.router.add_static("/static/", STATIC_DIR, append_version=False, expect_handler=expect_handler)
         app.on_response_prepare.append(_revalidate_assets)
+    app.on_response_prepare.append(_harden)
     app.router.add_route("*", "/{unmatched:.*}", unmatched, expect_handler=expect_handler)
     return app
+
+
+async def _harden(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response: no framing, no other origin's scripts, no sniffing, no referrer."""
+    response.headers.update(SECURITY_HEADERS)
+
+
+def _is_asset(filename: str) -> bool:
+    """True when `filename` is a regular file inside the assets directory."""
+    root = STATIC_DIR.resolve()
+    try:
+        path = (root / filename).resolve()
+    except (OSError, ValueError):
+        return False
+    return path.is_relative_to(root) and path.is_file()
+
+
+@web.middleware
+async def asset_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A missing asset is a 404 in the error shape (aiohttp's static route answers it with an empty body)."""
+    filename = request.match_info.get("filename")
+    if request.path.startswith("/static/") and filename is not None and not _is_asset(filename):
+        raise web.HTTPNotFound
+    return await handler(request)
 
 
 async def unmatched(request: web.Request) -> web.StreamResponse:

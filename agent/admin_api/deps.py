@@ -4,10 +4,12 @@ The daemon (agent/app.py) builds one `ApiDeps` and calls `create_app(deps)`; tes
 Store on a SQLite file in tmp_path.
 
 Contract for the daemon:
+- `settings` is anything of the shape `ApiSettings` (agent/admin_api/config.py): the daemon passes its settings.
 - `status()` returns the live state as plain JSON-able data, e.g. `{"ami": {"connected": True,
   "last_event_at": "2026-...Z"}, "store": {"ok": True, "error": None, "since": None, "backlog": 0, ...},
-  "calls_in_progress": 3, "outbox_depth": 0, "counters": {...}}`. The API adds nothing secret to it and serves
-  it as is under `/api/v1/status`.
+  "calls_in_progress": 3, "outbox_depth": 0, "counters": {...}}`: the daemon passes a `LiveStatus`
+  (agent/admin_api/livestatus.py), which asks each component for its part. The API adds nothing secret to it and
+  serves it as is under `/api/v1/status`.
 - `send_test(action, values)` renders `action` with `values` (system sample values merged with custom
   parameters), sends it once now with the daemon's sender and returns the outcome; it must not raise for
   delivery failures (status 0 and the error text instead) and must not write the activity row: the API
@@ -26,7 +28,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from agent.settings import Settings
+    from agent.admin_api.config import ApiSettings
     from agent.store.facade import Store
     from agent.store.model import Action
 
@@ -53,7 +55,7 @@ class ApiDeps:
     """Everything the admin API handlers use; see the module docstring for the daemon's side of it."""
 
     store: Store
-    settings: Settings
+    settings: ApiSettings
     token: str
     status: Callable[[], Mapping[str, object]]
     send_test: Callable[[Action, Mapping[str, str]], Awaitable[TestResult]]

@@ -3,14 +3,14 @@
 Handlers raise `ApiError` (or let the store's NotFound/Conflict and pydantic's ValidationError through);
 `error_middleware` turns every failure, including aiohttp's own 404/405/413 and unexpected exceptions, into
 that shape. Unexpected exceptions are logged with the method and path only: never bodies, headers or tokens.
-A database that refuses the request for now (locked by another process, disk full: `storehealth.transient`)
+A database that refuses the request for now (locked by another process, disk full: `agent.store.health.transient`)
 is a 503 with a plain message and `Retry-After`, logged as one warning line, not a 500 with a traceback.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -29,11 +29,13 @@ Detail = dict[str, Any]
 class ApiError(Exception):
     """An expected failure with its HTTP status, a one-line message and optional details."""
 
-    def __init__(self, status: int, message: str, details: Sequence[Detail] = ()) -> None:
+    def __init__(self, status: int, message: str, details: Sequence[Detail] = (),
+                 headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = list(details)
+        self.headers = dict(headers or {})
 
 
 def error_response(status: int, message: str, details: Sequence[Detail] = ()) -> web.Response:
@@ -67,7 +69,9 @@ def _from_http(exc: web.HTTPException) -> web.Response:
 
 def _expected(exc: ApiError | StoreError | ValidationError) -> web.Response:
     if isinstance(exc, ApiError):
-        return error_response(exc.status, exc.message, exc.details)
+        response = error_response(exc.status, exc.message, exc.details)
+        response.headers.update(exc.headers)
+        return response
     if isinstance(exc, ValidationError):
         return error_response(422, "validation failed", validation_details(exc))
     if isinstance(exc, Conflict):

@@ -1,8 +1,13 @@
-"""Reading request input: JSON bodies under a size limit, paging and search query parameters."""
+"""Reading request input: JSON bodies under a size limit, paging and search query parameters.
+
+JSON may spell a lone UTF-16 surrogate (`"\\ud800"`), which is no character at all and cannot be stored: such a
+document is refused with a 422 naming the first field that holds one, before any handler sees it.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -18,6 +23,7 @@ MIB = 1024 * 1024
 DEFAULT_LIMIT = 1 * MIB
 POSTMAN_LIMIT = 10 * MIB
 _CHUNK = 64 * 1024
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 async def read_body(request: web.Request, limit: int = DEFAULT_LIMIT) -> bytes:
@@ -43,7 +49,7 @@ def parse_json(data: bytes) -> Any:
     if not data.strip():
         raise ApiError(400, "malformed JSON", [{"message": "the request body is empty"}])
     try:
-        return json.loads(data)
+        document = json.loads(data)
     except UnicodeDecodeError:
         raise ApiError(400, "malformed JSON", [{"message": "the request body is not UTF-8"}]) from None
     except json.JSONDecodeError as exc:
@@ -51,6 +57,31 @@ def parse_json(data: bytes) -> Any:
         raise ApiError(400, "malformed JSON", [detail]) from None
     except RecursionError:
         raise ApiError(400, "malformed JSON", [{"message": "the document is nested too deeply"}]) from None
+    field = surrogate_field(document)
+    if field is not None:
+        raise invalid(field or "body", "holds a lone surrogate (\\ud800-\\udfff), which is not a character: "
+                      "send valid Unicode text")
+    return document
+
+
+def surrogate_field(document: Any) -> str | None:
+    """The dotted path (`auth.token`, `query.0.value`; "" for the document itself) of the first string or key
+    holding a lone surrogate, None when there is none."""
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE_RE.search(node):
+                return path
+        elif isinstance(node, dict):
+            for key, value in reversed(node.items()):
+                inner = f"{path}.{key}" if path else str(key)
+                if _SURROGATE_RE.search(key):
+                    return inner
+                stack.append((value, inner))
+        elif isinstance(node, list):
+            stack.extend((item, f"{path}.{i}" if path else str(i)) for i, item in reversed(list(enumerate(node))))
+    return None
 
 
 async def read_json(request: web.Request, limit: int = DEFAULT_LIMIT) -> Any:

@@ -3,13 +3,15 @@
 A rate is `{"id", "prefix", "price_per_minute", "connection_fee", "minimum_s", "increment_s", "description"}`;
 money travels as decimal strings ("0.05"), never floats. Validation is the CSV importer's (`rates_csv`), so the
 API and the CSV accept and refuse the same values. Prefixes `+44` and `44` are the same prefix (409).
-Every committed change calls `on_config_change()`, which reloads the tracker's rate table.
+Every committed change calls `on_config_change()`, which reloads the tracker's rate table (`rate_table`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from decimal import Decimal
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
@@ -20,8 +22,10 @@ from agent.admin_api.openapi import Schema
 from agent.admin_api.payload import POSTMAN_LIMIT, paging, read_body, read_model
 from agent.admin_api.rates_csv import format_rates_csv, parse_rates_csv, rate_from_fields
 from agent.admin_api.routing import API_PREFIX, PAGING, Param, Route, deps, path_id
-from agent.mapping.rating import Rate, digits_of
+from agent.mapping.rating import Rate, RateTable, digits_of
 from agent.store.records import RateRow
+
+log = logging.getLogger("agent.admin_api.rates")
 
 CSV_LIMIT = POSTMAN_LIMIT
 _LINE = re.compile(r"line (\d+): (.*)")
@@ -57,6 +61,16 @@ def to_record(rate: Rate, rate_id: int | None = None) -> RateRow:
 def from_record(record: RateRow) -> Rate:
     return Rate(record.prefix, Decimal(record.price_per_minute), Decimal(record.connection_fee),
                 record.minimum_s, record.increment_s, record.description)
+
+
+def rate_table(records: Iterable[RateRow]) -> RateTable | None:
+    """The tracker's rater from the stored rates; None when there are none, or when one is invalid (logged)."""
+    try:
+        rates = [from_record(record) for record in records]
+        return RateTable(rates) if rates else None
+    except (ValueError, InvalidOperation) as exc:
+        log.warning("rate table not loaded: %s", exc)
+        return None
 
 
 def _validated(body: RateInput) -> Rate:

@@ -1,7 +1,9 @@
 """Trying an action out: Save & Test (send once now, record it) and dry runs (render only).
 
 All use the sample values of agent/admin_api/samples.py, the custom parameters, and any `values` given in the
-request body. A dry run shows secret custom parameters as `********`; Save & Test sends their real values.
+request body. A dry run shows secret custom parameters and the action's credentials (bearer token, basic
+password and the base64 of the pair, api key value) as `********`; Save & Test sends the real values, and its
+answer is redacted of them like every delivery attempt (agent/webhooks/redaction.py).
 A dry run renders a stored action (by id) or an unsaved one given in the body (`{"action": {...}, "values":
 {...}}`, the page's Preview): both go through `_rendered`, and the unsaved action is validated as Save would,
 with the same field names (`auth.token`).
@@ -21,7 +23,8 @@ from agent.admin_api.routing import deps
 from agent.admin_api.samples import merged, sample_values
 from agent.store.model import Action
 from agent.store.records import NewActivity
-from agent.webhooks.request import MASK, render
+from agent.webhooks.redaction import mask_values, redact_request, redact_text
+from agent.webhooks.request import MASK, auth_secrets, carried_secrets, render
 from agent.webhooks.schema import action_from_json, validation_details
 
 Values = dict[str, str]
@@ -54,11 +57,13 @@ async def _given(request: web.Request) -> Values:
         raise ApiError(422, "validation failed", validation_details(exc)) from None
 
 
-async def _values(request: web.Request, event: str, given: Values, mask_secrets: bool) -> Values:
+async def _values(request: web.Request, event: str, given: Values) -> tuple[Values, frozenset[str]]:
+    """The values a try-out renders with, and the tags among them that are secret."""
     api = deps(request)
     samples = sample_values(api.clock(), api.settings.mapping.timezone, api.settings.mapping.tenant, event)
-    custom = {p.tag: MASK if p.secret and mask_secrets else p.value for p in await api.store.list_parameters()}
-    return merged(samples, custom, given)
+    parameters = await api.store.list_parameters()
+    custom = {p.tag: p.value for p in parameters}
+    return merged(samples, custom, given), frozenset(p.tag for p in parameters if p.secret)
 
 
 def _event(action_id: int | str, now: datetime) -> str:
@@ -72,12 +77,14 @@ async def test_action(request: web.Request, action_id: int) -> dict[str, Any]:
     action = await api.store.get_action(action_id)
     now = api.clock()
     event = _event(action_id, now)
-    result = await api.send_test(action, await _values(request, event, await _given(request), mask_secrets=False))
+    values, secret_tags = await _values(request, event, await _given(request))
+    result = await api.send_test(action, values)
+    message = redact_text(result.message, carried_secrets(action, values, secret_tags))
     row = await api.store.add_activity(NewActivity(
         action=action.name, action_id=action_id, event=event, call_id="", attempt=1, status=result.status,
-        message=result.message, duration_ms=result.duration_ms, date=now.timestamp(),
+        message=message, duration_ms=result.duration_ms, date=now.timestamp(),
     ))
-    return {"status": result.status, "message": result.message, "duration_ms": result.duration_ms,
+    return {"status": result.status, "message": message, "duration_ms": result.duration_ms,
             "event": event, "activity_id": row.id}
 
 
@@ -98,7 +105,10 @@ async def dry_run_unsaved(request: web.Request) -> dict[str, Any]:
 
 
 async def _rendered(request: web.Request, action: Action, event: str, given: Values) -> dict[str, Any]:
-    rendered = render(action, await _values(request, event, given, mask_secrets=True))
+    values, secret_tags = await _values(request, event, given)
+    shown = mask_values(values, secret_tags)
+    # the mask itself is redacted too, so a masked value reads `********` wherever it was encoded (`%2A...`)
+    rendered = redact_request(render(action, shown), {MASK, *auth_secrets(action, shown)})
     return {
         "method": rendered.method,
         "url": rendered.url,

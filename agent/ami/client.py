@@ -6,13 +6,15 @@ Framing and parsing are ours (agent.ami.wire, about twice as fast as panoramisk'
 connection lifecycle is ours too, because panoramisk's `Manager` reconnects at a fixed whole-second delay,
 never checks Ping answers and does no resync:
 
-- connect (timeout `connect_timeout`), Login, then `CoreShowChannels`: the snapshot goes to the queue as
-  `ConnectionUp` between the events before and after it (docs/call-model.md "Resync"); when Asterisk refuses the
-  action, `ConnectionUp.channels` is None (no snapshot), never an empty one;
+- connect (timeout `connect_timeout`; over TLS with `tls`, agent.ami.tls), Login, then `CoreShowChannels`: the
+  snapshot goes to the queue as `ConnectionUp` between the events before and after it (docs/call-model.md
+  "Resync"); when Asterisk refuses the action, `ConnectionUp.channels` is None (no snapshot), never an empty one;
+  an answer that does not complete within `resync_timeout`, or passes `resync_max_channels` (agent.ami.snapshot),
+  drops the connection (docs/security.md, "Hostile AMI peers");
 - a watchdog sends Ping every `ping_interval`; when neither the answer nor any other byte arrives within
   one more interval, the link is aborted, so a half-open link is detected within two intervals;
 - a lost link puts `ConnectionLost` in the queue and reconnects after a capped exponential backoff
-  (`reconnect_min` doubling up to `reconnect_max`, reset by a successful login);
+  (`reconnect_min` doubling up to `reconnect_max`, reset by a login whose resync completed);
 - events reach the queue through one enqueue-only sink; the consumer's failures cannot touch the link.
 
 Backpressure: nothing read is ever dropped. The queue is bounded; when it is full, what it cannot take waits
@@ -35,14 +37,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
+from agent.ami.config import AmiConfig
+from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp, printable
 from agent.ami.inlet import Inlet
 from agent.ami.protocol import ActionFailed, AmiProtocol, EventSink
+from agent.ami.snapshot import SnapshotLimits
+from agent.ami.tls import client_context, failure_reason, unverified_warning
 from agent.ami.wire import Skim
-from agent.settings import AmiSettings
 
 log = logging.getLogger(__name__)
-_LIST_KEYS = frozenset({"Event", "ActionID"})
 
 
 class LoginFailed(Exception):
@@ -75,7 +78,7 @@ class AmiClient:
     """Keeps the AMI link up and puts `AmiEvent | ConnectionLost | ConnectionUp` into `queue`, in order, every
     one of them: a full (bounded) queue pauses reading instead of dropping anything."""
 
-    def __init__(self, settings: AmiSettings, queue: asyncio.Queue[AmiMessage], clock: Callable[[], float], *,
+    def __init__(self, settings: AmiConfig, queue: asyncio.Queue[AmiMessage], clock: Callable[[], float], *,
                  skim: Skim | None = None) -> None:
         self._settings = settings
         self._skim = skim
@@ -141,6 +144,8 @@ class AmiClient:
     async def run(self) -> None:
         """Connect, and reconnect, until `close()`; then return once every message read is in the queue."""
         failures = 0
+        if warning := unverified_warning(self._settings):
+            log.warning("%s", warning)
         try:
             while not self._closing.is_set():
                 logged_in = await self._attempt()
@@ -182,37 +187,40 @@ class AmiClient:
             self._protocol.resume()
 
     async def _attempt(self) -> bool:
-        """One connection, from connect to loss; True if it got as far as a successful login."""
+        """One connection, from connect to loss; True if it got as far as a completed resync."""
         try:
             protocol = await self._connect()
         except (OSError, TimeoutError) as exc:
-            self._fail(f"cannot connect to {self._settings.host}:{self._settings.port}: {exc or 'timeout'}")
+            self._fail(f"cannot connect to {self._settings.host}:{self._settings.port}: {failure_reason(exc)}")
             return False
         if self._closing.is_set():
             protocol.abort("closed by the agent")
             return False
         self._protocol = protocol
-        logins = self._logins
+        resynced = False
         try:
-            await self._session(protocol)
+            resynced = await self._session(protocol)
         except (LoginFailed, TimeoutError) as exc:
             self._fail(str(exc) or type(exc).__name__)
-        except ActionFailed:
-            pass  # the link went down mid-session: `_end` reports it
+        except ActionFailed as exc:
+            if not self._connected:  # lost before the login was answered; once logged in, `_end` reports it
+                self._fail(f"{self._settings.host}:{self._settings.port}: {exc}")
         finally:
             self._end(protocol)
-        return self._logins > logins
+        return resynced
 
     async def _connect(self) -> AmiProtocol:
         return await connect(self._settings, self._on_events, self._clock, self._skim)
 
-    async def _session(self, protocol: AmiProtocol) -> None:
+    async def _session(self, protocol: AmiProtocol) -> bool:
+        """Log in, resync, then wait for the link to go down; True if the resync completed."""
         await self._login(protocol)
         watchdog = asyncio.create_task(self._watch(protocol))
         try:
-            await self._resync(protocol)
-            reason = await protocol.lost
-            self._last_error = reason
+            if not await self._resync(protocol):
+                return False
+            await protocol.lost
+            return True
         finally:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -222,21 +230,30 @@ class AmiClient:
         settings = self._settings
         accepted, message = await log_in(protocol, settings)
         if not accepted:
-            raise LoginFailed(f"login as {settings.username!r} refused: {message or 'no reason'}")
+            raise LoginFailed(f"login as {settings.username!r} refused: {printable(message) or 'no reason'}")
         self._logins += 1
         self._connected = True
         log.info("AMI logged in to %s:%d as %s", settings.host, settings.port, settings.username)
 
-    async def _resync(self, protocol: AmiProtocol) -> None:
+    async def _resync(self, protocol: AmiProtocol) -> bool:
+        """Ask CoreShowChannels and queue the snapshot; False (the link dropped) when it is not answered in time."""
         action = protocol.action({"Action": "CoreShowChannels"})
         protocol.hold_events_from(action)
-        answer: Any = await protocol.answer(action)
-        channels = _snapshot(answer)
+        within = self._settings.resync_timeout
+        try:
+            answer: Any = await protocol.answer(action, within)
+        except TimeoutError:
+            protocol.drop(f"the CoreShowChannels answer did not complete within {within:g} s "
+                          "(EVENT_AGENT_AMI__RESYNC_TIMEOUT)")
+            return False
+        channels = answer if isinstance(answer, tuple) else None
         if channels is None:
             log.warning("CoreShowChannels refused (%s): no snapshot to resync with", _message(answer))
         resync_at = protocol.resync_at if protocol.resync_at is not None else self._clock()
-        self._enqueue(ConnectionUp(at=self._clock(), resync_at=resync_at, channels=channels))
+        self._enqueue(ConnectionUp(at=self._clock(), resync_at=resync_at, channels=channels,
+                                   stamped=protocol.resync_stamped))
         protocol.release_held()
+        return True
 
     async def _watch(self, protocol: AmiProtocol) -> None:
         interval = self._settings.ping_interval
@@ -263,6 +280,7 @@ class AmiClient:
         protocol.release_held()  # events read during an unfinished resync are still real events
         if was_connected and not self._closing.is_set():
             reason = protocol.lost.result()
+            self._last_error = reason
             log.warning("AMI connection lost: %s", reason)
             self._enqueue(ConnectionLost(at=self._clock(), reason=reason))
 
@@ -272,18 +290,22 @@ class AmiClient:
         log.warning("AMI: %s", error)
 
 
-async def connect(settings: AmiSettings, sink: EventSink, clock: Callable[[], float],
+async def connect(settings: AmiConfig, sink: EventSink, clock: Callable[[], float],
                   skim: Skim | None = None) -> AmiProtocol:
-    """A TCP connection to AMI (within `connect_timeout`) whose events go to `sink`; OSError or TimeoutError.
-    Frames `skim` names are not parsed (agent/ami/wire.py)."""
+    """A TCP (or TLS) connection to AMI, within `connect_timeout`, whose events go to `sink`; OSError (an
+    ssl.SSLError for a certificate not accepted) or TimeoutError. Frames `skim` names are not parsed
+    (agent/ami/wire.py)."""
     loop = asyncio.get_running_loop()
-    factory: Callable[[], AmiProtocol] = lambda: AmiProtocol(sink, clock, skim=skim)  # noqa: E731
-    connecting = loop.create_connection(factory, settings.host, settings.port)
+    limits = SnapshotLimits(settings.resync_max_channels)
+    factory: Callable[[], AmiProtocol] = lambda: AmiProtocol(sink, clock, skim=skim, limits=limits)  # noqa: E731
+    context = client_context(settings)
+    connecting = loop.create_connection(factory, settings.host, settings.port, ssl=context,
+                                        ssl_handshake_timeout=settings.connect_timeout if context else None)
     _, protocol = await asyncio.wait_for(connecting, settings.connect_timeout)
     return protocol
 
 
-async def log_in(protocol: AmiProtocol, settings: AmiSettings) -> tuple[bool, str]:
+async def log_in(protocol: AmiProtocol, settings: AmiConfig) -> tuple[bool, str]:
     """Send Login (events on) and wait up to `connect_timeout`: (accepted, Asterisk's message). The secret goes
     to Asterisk only."""
     login = {"Action": "Login", "Username": settings.username, "Secret": settings.secret.get_secret_value(),
@@ -292,13 +314,5 @@ async def log_in(protocol: AmiProtocol, settings: AmiSettings) -> tuple[bool, st
     return answer.get("Response") == "Success", str(answer.get("Message") or "")
 
 
-def _snapshot(answer: Any) -> tuple[dict[str, str], ...] | None:
-    """The CoreShowChannel entries of a CoreShowChannels answer, or None if it was refused."""
-    if not isinstance(answer, list):
-        return None
-    entries = (message for message in answer if message.get("Event") == "CoreShowChannel")
-    return tuple({key: value for key, value in entry.items() if key not in _LIST_KEYS} for entry in entries)
-
-
 def _message(answer: Any) -> str:
-    return str(answer.get("Message", "")) if not isinstance(answer, list) else ""
+    return printable(answer.get("Message", ""))

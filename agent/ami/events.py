@@ -10,6 +10,18 @@ from types import MappingProxyType
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 # 9999-01-01T00:00:00Z: any later stamp would overflow a datetime in some time zone (`date`/`time` parameters).
 _LAST_STAMP = 253370764800.0
+# C0 and C1 control characters, DEL and the Unicode line and paragraph separators, as escapes.
+_ESCAPES: Mapping[int, str] = MappingProxyType(
+    {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+    | {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+)
+
+
+def printable(value: object) -> str:
+    """A value from the PBX as it may go into a log line: control characters escaped (LF as `\\n`, ESC as
+    `\\x1b`), so it can neither start a line of its own (journald splits on LF) nor drive a terminal. Everything
+    else, accented caller names included, is unchanged (docs/security.md)."""
+    return str(value).translate(_ESCAPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +85,14 @@ class ConnectionUp:
     `channels` is None when there is no snapshot (Asterisk refused CoreShowChannels: the AMI user lacks
     `write = reporting`): nothing is known about which channels are live, which is not the same as an empty
     tuple (no channel live at all). `resync_at` is the resync moment: the Timestamp of the last event before
-    the response, else the receive time.
+    the response (`stamped`), else the receive time, which the pump moves onto the AMI clock
+    (docs/call-model.md "One clock").
     """
 
     at: float
     resync_at: float
     channels: tuple[Mapping[str, str], ...] | None
+    stamped: bool = True
 
 
 AmiMessage = AmiEvent | ConnectionLost | ConnectionUp

@@ -25,9 +25,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.ami.client import connect, log_in
-from agent.ami.events import AmiEvent
+from agent.ami.config import AmiConfig
+from agent.ami.events import AmiEvent, printable
 from agent.ami.protocol import ActionFailed, AmiProtocol
-from agent.settings import AmiSettings
+from agent.ami.tls import failure_reason
 
 WANTED_CLASSES = ("call", "dialplan", "agent")
 _UNSTAMPED_EVENTS = frozenset({"FullyBooted"})  # sent at login, never stamped
@@ -64,7 +65,7 @@ class ProbeResult:
 
 
 async def ami_login_probe(
-    settings: AmiSettings, *, listen: float = 3.0, clock: Callable[[], float] = time.time
+    settings: AmiConfig, *, listen: float = 3.0, clock: Callable[[], float] = time.time
 ) -> ProbeResult:
     """Log in once and report what the agent needs to know about this AMI user (see the module docstring)."""
     events: list[AmiEvent] = []
@@ -77,16 +78,17 @@ async def ami_login_probe(
     try:
         result = await _session(protocol, settings, events, listen)
     except (ActionFailed, TimeoutError) as exc:
-        banner = protocol.decoder.banner or ""
+        banner = printable(protocol.decoder.banner or "")
         return ProbeResult(ok=False, message=f"{target}: {exc}", banner=banner, reachable=True, reason=str(exc))
     finally:
         protocol.transport.close()  # a clean close after Logoff, as Asterisk expects; idempotent when lost
     return result
 
 
-async def _session(protocol: AmiProtocol, settings: AmiSettings, events: list[AmiEvent], listen: float) -> ProbeResult:
-    banner = protocol.decoder.banner or ""
+async def _session(protocol: AmiProtocol, settings: AmiConfig, events: list[AmiEvent], listen: float) -> ProbeResult:
+    banner = printable(protocol.decoder.banner or "")
     accepted, message = await log_in(protocol, settings)
+    message = printable(message)
     if not accepted:
         return ProbeResult(ok=False, message=message or "login refused", banner=banner, reachable=True, refused=True)
     resync, resync_refused, trouble = await _core_show_channels(protocol, settings.connect_timeout)
@@ -96,19 +98,23 @@ async def _session(protocol: AmiProtocol, settings: AmiSettings, events: list[Am
     else:
         with contextlib.suppress(ActionFailed, TimeoutError):
             await protocol.request({"Action": "Logoff"}, within=1.0)
-    result = _observed(events, message, protocol.decoder.banner or banner)
+    result = _observed(events, message, printable(protocol.decoder.banner or "") or banner)
     return replace(result, resync=resync, resync_refused=resync_refused, trouble=trouble)
 
 
 async def _core_show_channels(protocol: AmiProtocol, within: float) -> tuple[bool, str, str]:
     """(answered with the channel list, Asterisk's reason for refusing it, trouble getting an answer)."""
+    action = protocol.action({"Action": "CoreShowChannels"})
+    protocol.hold_events_from(action)  # so the answer is collected within the limits, as the client's is
     try:
-        answer: Any = await protocol.request({"Action": "CoreShowChannels"}, within=within)
+        answer: Any = await protocol.answer(action, within=within)
     except (ActionFailed, TimeoutError) as exc:
         return False, "", str(exc)
-    if isinstance(answer, list):
+    finally:
+        protocol.release_held()
+    if isinstance(answer, tuple):
         return True, "", ""
-    return False, str(answer.get("Message") or "no reason given"), ""
+    return False, printable(answer.get("Message") or "no reason given"), ""
 
 
 async def _listen(protocol: AmiProtocol, events: list[AmiEvent], listen: float) -> None:
@@ -135,15 +141,6 @@ def _observed(events: list[AmiEvent], message: str, banner: str) -> ProbeResult:
         stamped=stamped,
         unstamped=len(telling) - stamped,
     )
-
-
-def failure_reason(exc: BaseException) -> str:
-    """A connection error in plain words: `connection refused`, `timed out`, or the system's message."""
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
 def _classes(events: list[AmiEvent]) -> set[str]:

@@ -11,6 +11,9 @@ responses collected into one list). Everything else here replaces its defects (d
 
 During a resync, events that follow the first frame of the `CoreShowChannels` response are held back and
 released after the snapshot, so the consumer sees: events before the snapshot, the snapshot, events after.
+That answer is collected here (agent.ami.snapshot), not by panoramisk, within limits; the answer to any other
+action may have at most MAX_ANSWER_PARTS frames. A peer that passes a limit, or sends a banner without an end,
+is dropped with a warning that says why (docs/security.md, "Hostile AMI peers").
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from agent.ami.events import AmiEvent
+from agent.ami.events import AmiEvent, printable
+from agent.ami.snapshot import Snapshot, SnapshotLimits
 from agent.ami.wire import DEFAULT_MAX_FRAME, FrameDecoder, Skim
 
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[list[AmiEvent]], None]
+MAX_ANSWER_PARTS = 100  # frames answering one Login, Ping or Logoff (each is answered by one)
 
 
 class ActionFailed(Exception):
@@ -41,9 +46,11 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
     """One AMI TCP connection. Build with `AmiProtocol(sink, clock)` as the `protocol_factory` product."""
 
     def __init__(self, sink: EventSink, clock: Callable[[], float], max_frame: int = DEFAULT_MAX_FRAME, *,
-                 skim: Skim | None = None) -> None:
+                 skim: Skim | None = None, limits: SnapshotLimits | None = None) -> None:
         self._sink = sink
         self._clock = clock
+        self._limits = limits or SnapshotLimits()
+        self._snapshot: Snapshot | None = None
         self.decoder = FrameDecoder(max_frame, skim=skim)
         self.lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.bytes_received = 0
@@ -53,6 +60,7 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self._hold_for: str | None = None
         self._held: list[AmiEvent] | None = None
         self.resync_at: float | None = None
+        self.resync_stamped = False
         self.pauses = 0
         self._paused_since: float | None = None
         self._paused_total = 0.0
@@ -93,6 +101,9 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
     def data_received(self, data: bytes) -> None:
         self.bytes_received += len(data)
         frames = self.decoder.feed_events(data, self._clock())
+        if self.decoder.failure:
+            self.drop(self.decoder.failure)
+            return
         if not frames:
             return
         if self.responses or self._held is not None:
@@ -114,11 +125,19 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
                 self._answer(action_id, frame)
             elif frame.name:
                 self._last_event = frame
-                if self._held is not None:
-                    self._held.append(frame)
-                else:
+                if self._held is None:
                     events.append(frame)
+                else:
+                    self._hold(frame)
+            if self.lost.done():
+                break  # dropped for passing a limit: the rest of this read is not looked at
         self._hand_over(events)
+
+    def _hold(self, frame: AmiEvent) -> None:
+        if self._held is not None:
+            self._held.append(frame)
+        if self._snapshot is not None and (reason := self._snapshot.hold(frame)):
+            self.drop(reason)
 
     def _hand_over(self, events: list[AmiEvent]) -> None:
         if not events:
@@ -128,18 +147,49 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
             self._sink(events)
         except Exception:  # supervision point: whatever the sink does must not drop the link
             self.frame_errors += 1
-            log.exception("AMI events could not be handed over (%d, first %s)", len(events), events[0].name)
+            log.exception("AMI events could not be handed over (%d, first %s)", len(events),
+                          printable(events[0].name))
 
     def _answer(self, action_id: str, frame: AmiEvent) -> None:
-        if action_id == self._hold_for and self._held is None:
+        if action_id == self._hold_for:
+            self._resync_answer(action_id, frame)
+            return
+        if len(self.responses[action_id].responses) >= MAX_ANSWER_PARTS:
+            self.drop(f"the answer to {self.responses[action_id]['Action']} has more than {MAX_ANSWER_PARTS} parts")
+            return
+        self._handle(frame)
+
+    def _resync_answer(self, action_id: str, frame: AmiEvent) -> None:
+        """The CoreShowChannels answer: its first frame starts holding events; a list answer resolves the action
+        to the channels' header maps once complete, any other (a refusal) to that first frame as a Message."""
+        snapshot = self._snapshot
+        if self._held is None:
             self._held = []
             stamp = self._last_event.timestamp if self._last_event is not None else None
             self.resync_at = frame.received_at if stamp is None else stamp
+            self.resync_stamped = stamp is not None
+            if frame.get("Response") == "Success" and frame.get("EventList").lower() == "start":
+                self._snapshot = Snapshot(self._limits)
+            else:
+                self._settle(action_id, Message(dict(frame.headers)))
+        elif snapshot is None:
+            return
+        elif frame.name.endswith("Complete"):
+            self._settle(action_id, tuple(snapshot.entries))
+        elif reason := snapshot.take(frame):
+            self.drop(reason)
+
+    def _settle(self, action_id: str, result: object) -> None:
+        action = self.responses.pop(action_id)
+        if not action.future.done():
+            action.future.set_result(result)
+
+    def _handle(self, frame: AmiEvent) -> None:
         try:
             self.handle_message(Message(dict(frame.headers)))
         except Exception:  # supervision point: a surprising answer must not drop the link
             self.frame_errors += 1
-            log.exception("AMI answer could not be handled: %s", frame.get("Response") or frame.name)
+            log.exception("AMI answer could not be handled: %s", printable(frame.get("Response") or frame.name))
 
     def hold_events_from(self, action: Action) -> None:
         """Hold events once the first frame answering `action` arrives, until `release_held()`."""
@@ -147,6 +197,7 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
 
     def release_held(self) -> None:
         held, self._held, self._hold_for = self._held or [], None, None
+        self._snapshot = None
         self._hand_over(held)
 
     def action(self, headers: Mapping[str, str]) -> Action:
@@ -166,10 +217,19 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         if future.done() and not future.cancelled():
             return future.result()
         if self.lost.done():
-            raise ActionFailed(f"connection lost before {action['Action']} was answered")
+            raise ActionFailed(f"connection lost before {action['Action']} was answered ({self.lost.result()})")
         self.responses.pop(action.action_id, None)
         future.cancel()
         raise TimeoutError(f"no answer to {action['Action']} within {within} s")
+
+    def drop(self, reason: str) -> None:
+        """The peer passed a limit (or is not AMI at all): say so in the log and drop the connection."""
+        if self.lost.done():
+            return
+        peer = self.transport.get_extra_info("peername") if self.transport is not None else None
+        where = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "peer"
+        log.warning("AMI %s: %s: a broken or hostile AMI server; dropping the connection", where, reason)
+        self.abort(reason)
 
     def abort(self, reason: str) -> None:
         """Drop the connection now (half-open links never close by themselves)."""

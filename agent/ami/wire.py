@@ -8,6 +8,10 @@ Two ways out of a `FrameDecoder`: `feed()` gives every frame as its (key, value)
 frames (one `split(": ")` per line, one dict) and falls back to `parse_frame` + `to_event` for anything
 unusual (repeated headers, channel variables, odd spacing), so both ways agree on every input. Given a `skim`
 predicate, frames it names (the VarSet flood of a real PBX) are not parsed at all.
+
+What a peer can make the decoder hold is bounded (docs/security.md, "Hostile AMI peers"): a frame without an end
+is skipped past `max_frame` bytes, a frame with more than MAX_HEADERS lines is counted as malformed and skipped,
+and a banner line without an end past MAX_BANNER bytes sets `failure` (the connection then drops it).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from agent.ami.events import AmiEvent
 
 BANNER_PREFIX = b"Asterisk Call Manager"
 DEFAULT_MAX_FRAME = 64 * 1024
+MAX_BANNER = 256  # bytes of the banner line; Asterisk's is about 30 ("Asterisk Call Manager/11.0.0")
+MAX_HEADERS = 512  # lines in one frame; a real event has a few dozen (more with many `channelvars`)
 _SEP = b"\r\n\r\n"
 
 
@@ -58,6 +64,7 @@ class FrameDecoder:
         self._skipping = False
         self.banner: str | None = None if expect_banner else ""
         self.stats = FrameStats()
+        self.failure = ""  # why the stream cannot be an AMI stream (its reader should drop it), else ""
 
     def feed(self, data: bytes) -> list[list[tuple[str, str]]]:
         """The frames completed by `data`, as (key, value) pairs in wire order."""
@@ -87,9 +94,14 @@ class FrameDecoder:
         if not buffer.startswith(BANNER_PREFIX[: len(buffer)]):
             self.banner = ""
             return buffer
-        line_end = buffer.find(b"\r\n")
+        line_end = buffer.find(b"\r\n", 0, MAX_BANNER + 2)
         if line_end < 0:
-            return buffer
+            if len(buffer) <= MAX_BANNER:
+                return buffer
+            self.failure = f"the banner line has no end within {MAX_BANNER} bytes"
+            self.banner = ""
+            self.stats.reject(self.failure)
+            return b""
         self.banner = buffer[:line_end].decode("utf-8", "replace")
         return buffer[line_end + 2 :]
 
@@ -124,6 +136,8 @@ def parse_frame(chunk: bytes, stats: FrameStats) -> list[tuple[str, str]] | None
 
 
 def _parse_lines(lines: list[str], stats: FrameStats) -> list[tuple[str, str]] | None:
+    if _too_many(lines, stats):
+        return None
     pairs: list[tuple[str, str]] = []
     for line in lines:
         key, sep, value = line.partition(":")
@@ -134,6 +148,13 @@ def _parse_lines(lines: list[str], stats: FrameStats) -> list[tuple[str, str]] |
     return pairs
 
 
+def _too_many(lines: list[str], stats: FrameStats) -> bool:
+    if len(lines) <= MAX_HEADERS:
+        return False
+    stats.reject(f"frame with more than {MAX_HEADERS} lines")
+    return True
+
+
 def decode_event(chunk: bytes, received_at: float, stats: FrameStats) -> AmiEvent | None:
     """One frame as an AmiEvent, or None when malformed (counted in `stats`).
 
@@ -141,6 +162,8 @@ def decode_event(chunk: bytes, received_at: float, stats: FrameStats) -> AmiEven
     `": "`, no header repeats, no channel variables, and no key holds a colon, a blank or a tab.
     """
     lines = chunk.decode("utf-8", "replace").split("\r\n")
+    if _too_many(lines, stats):
+        return None
     try:
         headers = dict(map(str.split, lines, repeat(": "), repeat(1)))
     except ValueError:

@@ -16,6 +16,7 @@ from typing import Literal, TextIO
 
 from agent.admin_api.auth import is_loopback
 from agent.ami.probe import ProbeResult, ami_login_probe
+from agent.ami.tls import unverified_warning
 from agent.settings import AmiSettings, Settings
 
 OBSERVE_S = 5.0
@@ -38,10 +39,13 @@ class Finding:
 def settings_findings(settings: Settings) -> list[Finding]:
     """What the settings alone tell (they are already valid)."""
     ami, admin = settings.ami, settings.admin
-    findings = [Finding("ok", f"settings valid: AMI {ami.host}:{ami.port} as '{ami.username}', "
+    tls = " over TLS" if ami.tls else ""
+    findings = [Finding("ok", f"settings valid: AMI {ami.host}:{ami.port}{tls} as '{ami.username}', "
                               f"admin API {admin.host}:{admin.port}, state {settings.state_dir}")]
     if not ami.secret.get_secret_value():
         findings.append(Finding("warning", "EVENT_AGENT_AMI__SECRET is empty: Asterisk will refuse the login"))
+    if warning := unverified_warning(ami):
+        findings.append(Finding("warning", warning))
     token = admin.token.get_secret_value() if admin.token else ""
     if not token and not is_loopback(admin.host):
         findings.append(Finding("problem", f"EVENT_AGENT_ADMIN__HOST is {admin.host} (not loopback) and "
@@ -53,7 +57,7 @@ def probe_findings(result: ProbeResult, ami: AmiSettings, observe_s: float) -> l
     """Plain-words verdicts on one AMI session."""
     if not result.ok:
         hint = ("check EVENT_AGENT_AMI__USERNAME/__SECRET against the [user] section of manager.conf, and its "
-                "permit/deny lines" if result.reachable else "is Asterisk running, with enabled = yes in manager.conf?")
+                "permit/deny lines" if result.reachable else _unreachable_hint(result))
         return [Finding("problem", f"{_login_problem(result, ami)} ({hint})")]
     banner = result.banner or "no banner"
     findings = [Finding("ok", f"logged in to {ami.host}:{ami.port} as '{ami.username}' ({banner})")]
@@ -63,6 +67,13 @@ def probe_findings(result: ProbeResult, ami: AmiSettings, observe_s: float) -> l
     findings += _timestamp_findings(result)
     findings += _resync_findings(result)
     return findings
+
+
+def _unreachable_hint(result: ProbeResult) -> str:
+    if result.reason.startswith("TLS"):
+        return ("check EVENT_AGENT_AMI__TLS_CA_FILE, and that the certificate names EVENT_AGENT_AMI__HOST and "
+                "manager.conf has tlsenable = yes on this port")
+    return "is Asterisk running, with enabled = yes in manager.conf?"
 
 
 def _login_problem(result: ProbeResult, ami: AmiSettings) -> str:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from agent.admin_api.auth import TOKEN_FILE, configured_token, stored_token
 from agent.settings import Settings
@@ -48,8 +48,20 @@ def status_main(settings: Settings, *, as_json: bool = False, out: TextIO | None
     except StatusError as exc:
         print(f"event-agent status: {exc}", file=sys.stderr)
         return 1
-    stream.write(json.dumps(status, indent=2, sort_keys=True) + "\n" if as_json else render(status))
+    plain = whole_numbers(status)
+    stream.write(json.dumps(plain, indent=2, sort_keys=True) + "\n" if as_json else render(plain))
     return 0
+
+
+def whole_numbers(value: Any) -> Any:
+    """`value` with every float that is a whole number (a counter: 2787.0) as an int, at any depth."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
+    return value
 
 
 def target_of(settings: Settings) -> Target:
@@ -61,7 +73,7 @@ def target_of(settings: Settings) -> Target:
 
 
 def _token(settings: Settings) -> str:
-    configured = configured_token(settings)
+    configured = configured_token(settings.admin)
     if configured:
         return configured
     path = Path(settings.state_dir) / TOKEN_FILE

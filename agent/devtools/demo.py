@@ -154,10 +154,9 @@ async def running_agent(base: Settings, state_dir: Path, ami_port: int, sink_url
     token = secrets.token_urlsafe(24)
     settings = demo_settings(base, state_dir, ami_port, token)
     await seed(state_dir / DATABASE_FILE, sink_url)
-    agent = Agent(settings)
+    agent = await Agent.open(settings)
     try:
-        await agent.start()
-        env_file = write_status_files(state_dir, agent.api_port or 0, token)
+        env_file = write_status_files(state_dir, agent.api_port, token)
         yield DemoRun(agent, settings, token, status_command(env_file))
     finally:
         await agent.stop()

@@ -10,7 +10,7 @@ from typing import TextIO
 from agent.ami.events import AmiEvent, ConnectionUp
 from agent.devtools.trace import read_messages
 from agent.mapping.catalog import SystemEvent
-from agent.mapping.config import MappingConfig
+from agent.mapping.config import MappingConfig, compile_mapping
 from agent.mapping.tracker import CallTracker
 from agent.settings import MappingSettings, Settings
 
@@ -46,7 +46,7 @@ def write_lines(events: Iterable[SystemEvent], out: TextIO) -> None:
 
 def replay_main(settings: Settings, trace: Path, out: TextIO) -> int:
     """The CLI entry: same mapping settings as the daemon; deterministic output."""
-    write_lines(replay(trace, settings.mapping.compile()), out)
+    write_lines(replay(trace, compile_mapping(settings.mapping)), out)
     return 0
 
 
@@ -55,4 +55,4 @@ def fixture_config(trace: Path) -> MappingConfig:
     sidecar = trace.with_name(trace.name.removesuffix(".ami") + ".settings.json")
     fields = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
     fields.setdefault("timezone", "UTC")
-    return MappingSettings(**fields).compile()
+    return compile_mapping(MappingSettings(**fields))

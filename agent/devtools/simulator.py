@@ -17,6 +17,8 @@ Test hooks: `drop_clients()` closes every client socket (optionally making later
 link as the agent sees it) until `resume()`; `inject(data)` writes raw bytes to every logged-in client;
 `timestamps=False` strips Timestamp headers; `read_classes` sends only events whose Privilege class is in it;
 `refuse` names actions answered `Permission denied` (a user without `write = reporting` for CoreShowChannels).
+With `tls` (a server context; `--tls-cert`/`--tls-key` on the command line) it serves AMI over TLS, as Asterisk
+does with `tlsenable` in manager.conf.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import asyncio
 import contextlib
 import re
 import signal
+import ssl
 import sys
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -55,8 +58,10 @@ class AmiSimulator:
         refuse: Collection[str] = (),
         clock: Callable[[], float] = time.time,
         retime: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._data = [path.read_bytes() for path in traces]
+        self._tls = tls
         self._host = host
         self._port = port
         classes = frozenset(read_classes) if read_classes is not None else None
@@ -103,7 +108,7 @@ class AmiSimulator:
         return sum(session.logins for session in self._sessions) + self._past_logins
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._serve, self._host, self._port)
+        self._server = await asyncio.start_server(self._serve, self._host, self._port, ssl=self._tls)
         self._port = self._server.sockets[0].getsockname()[1]
         return self._port
 
@@ -206,6 +211,8 @@ def simulate_main(
     username: str | None,
     secret: str | None,
     keep_timestamps: bool = False,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
 ) -> int:
     """`event-agent simulate`: serve until interrupted; prints the address it listens on.
 
@@ -215,11 +222,19 @@ def simulate_main(
     if missing:
         print(f"event-agent simulate: no such trace: {', '.join(missing)}", file=sys.stderr)
         return 66
+    tls = server_context(tls_cert, tls_key) if tls_cert else None
     simulator = AmiSimulator(traces, host=host, port=port, speed=speed, loop=loop, username=username, secret=secret,
-                             retime=not keep_timestamps)
+                             retime=not keep_timestamps, tls=tls)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_forever(simulator))
     return 0
+
+
+def server_context(cert: Path, key: Path | None) -> ssl.SSLContext:
+    """A TLS server context from a PEM certificate (chain) and its key (`key` None: the key is in `cert`)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 async def _serve_forever(simulator: AmiSimulator) -> None:

@@ -1,10 +1,11 @@
 """System events the outbox could not take yet: held in memory, in order, written once the store accepts writes.
 
-The pump hands every batch to `Backlog.put`. While nothing is held, the batch is written at once (one outbox
-transaction, as before). When that write fails with a transient store error (database locked past the busy
-timeout, disk full, I/O error: `storehealth.transient`), the batch is kept and a retry task writes it with a
-capped backoff; batches put meanwhile go behind it without waiting, so the pump keeps tracking calls and every
-call's events stay in order. Any other error goes back to the pump's supervision point, as it did before.
+The `Backlog` is the pump's `Sink` (agent/ingest/sink.py) and writes through to delivery's (the `Dispatcher`).
+While nothing is held, a batch is written at once (one outbox transaction). When that write is refused with a
+transient store error (database locked past the busy timeout, disk full, I/O error), the batch is kept and the
+store writer (agent/store/writer.py) writes what is held with a capped backoff; batches put meanwhile go behind it
+without waiting, so the pump keeps tracking calls and every call's events stay in order. Any other error goes
+back to the pump's supervision point.
 
 At most `limit` events are held (100,000 by default, about 1.5 kB each: 40 minutes of ten calls a second).
 Beyond that new events are dropped: counted (`dropped`, the metric `event_agent_system_events_dropped_total`)
@@ -19,11 +20,14 @@ import contextlib
 import itertools
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
+from agent.ami.events import printable
+from agent.ingest.sink import Sink
 from agent.mapping.catalog import SystemEvent
 from agent.metrics import Metrics
 from agent.store.health import WRITE_RETRY, Backoff, StoreHealth, transient
+from agent.store.writer import StoreWriter
 
 log = logging.getLogger("agent.ingest.pump")
 
@@ -31,26 +35,23 @@ LIMIT = 100_000
 CHUNK = 256
 WRITER = "system events"
 
-Write = Callable[[Sequence[SystemEvent]], Awaitable[object]]
-
 
 def names(events: Sequence[SystemEvent]) -> str:
-    return ", ".join(f"{e.name}/{e.call_id}" for e in events)
+    return printable(", ".join(f"{e.name}/{e.call_id}" for e in events))  # call ids come from the PBX
 
 
 class Backlog:
-    """Writes system events through `write` in order; holds them while the store refuses writes. One caller."""
+    """A `Sink` that writes through to `sink` in order, holding events while the store refuses writes. One caller."""
 
-    def __init__(self, write: Write, health: StoreHealth, metrics: Metrics, *, limit: int = LIMIT,
+    def __init__(self, sink: Sink, health: StoreHealth, metrics: Metrics, *, limit: int = LIMIT,
                  backoff: Backoff = WRITE_RETRY) -> None:
-        self._write = write
+        self._sink = sink
         self._health = health
         self._metrics = metrics
         self._limit = limit
-        self._backoff = backoff
+        self._writer = StoreWriter(WRITER, health, late=lambda _: self._written_late(), backoff=backoff)
         self._held: deque[SystemEvent] = deque()
         self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
         self._late = 0
         self._dropped_now = 0
         self.dropped = 0
@@ -65,15 +66,9 @@ class Backlog:
             return
         if self._held:
             self._hold(events)
-            return
-        try:
-            await self._write(events)
-        except Exception as exc:
-            if not transient(exc):
-                raise
-            self._health.failed(WRITER, exc)
+        elif not await self._writer.attempt(lambda: self._sink.put(events)):
             self._hold(events)
-            self._task = asyncio.create_task(self._retry(), name="backlog")
+            self._task = asyncio.create_task(self._write_held(), name="backlog")
 
     def _hold(self, events: Sequence[SystemEvent]) -> None:
         room = self._limit - len(self._held)
@@ -89,30 +84,20 @@ class Backlog:
         self.dropped += len(events)
         self._metrics.events_dropped.inc(amount=len(events))
 
-    async def _retry(self) -> None:
-        """Write what is held, waiting first/2x/.../cap between attempts that the store refuses."""
-        for delay in self._backoff.delays():
-            await self._pause(delay)
-            try:
-                await self._flush()
-            except Exception as exc:  # only transient errors leave _flush
-                self._health.failed(WRITER, exc)
-            if not self._held:
-                break
-        self._resumed()
-
-    async def _pause(self, delay: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(delay):
-                await self._wake.wait()
-        self._wake.clear()
+    async def _write_held(self) -> None:
+        """Write what is held through the store writer (the first try was just refused); then start afresh."""
+        await self._writer.hold(self._flush, refused=True)
+        if self._dropped_now:
+            log.error("%d system events were dropped while the backlog was full", self._dropped_now)
+        self._late = 0
+        self._dropped_now = 0
 
     async def _flush(self) -> None:
         """Write held events in chunks, oldest first; a chunk that fails for good is logged, counted, dropped."""
         while self._held:
             chunk = list(itertools.islice(self._held, CHUNK))
             try:
-                await self._write(chunk)
+                await self._sink.put(chunk)
             except Exception as exc:
                 if transient(exc):
                     raise
@@ -123,17 +108,14 @@ class Backlog:
             for _ in chunk:
                 self._held.popleft()
 
-    def _resumed(self) -> None:
+    def _written_late(self) -> str:
         written = f"wrote {self._late} held system events"
         if self._dropped_now:
-            log.error("%d system events were dropped while the backlog was full", self._dropped_now)
             written += f" ({self._dropped_now} dropped: the backlog was full)"
-        self._health.resumed(WRITER, written)
-        self._late = 0
-        self._dropped_now = 0
+        return written
 
     async def wait_written(self) -> None:
-        """Return once nothing is held (tests and `run_until_idle`)."""
+        """Return once nothing is held (tests and `Agent.run_until_idle`)."""
         task = self._task
         if self._held and task is not None and not task.done():
             await asyncio.wait({task})
@@ -142,7 +124,7 @@ class Backlog:
         """Try at once, and for up to `grace` s, to write what is held; then stop. What is left is logged lost."""
         task = self._task
         if task is not None:
-            self._wake.set()
+            self._writer.hurry()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(grace):
                     await asyncio.wait({task})

@@ -1,14 +1,19 @@
-"""The pump: AMI queue -> call tracker -> dispatcher, one message at a time, in order.
+"""The pump: AMI queue -> call tracker -> `Sink` (agent/ingest/sink.py), one message at a time, in order.
 
 `_process` is the named supervision point of the event path: an exception while handling one AMI message is
 logged with that message, counted, and the loop goes on with the next. Messages already waiting in the queue
-are taken together (up to BATCH), so a burst costs one outbox transaction, in emission order.
-Stuck calls are expired periodically. With a tracker log (agent/ingest/trackerlog.py), the events the tracker learns
-from and the calls it completes are logged after each batch's outbox rows are committed.
+are taken together (up to BATCH), so a burst costs one outbox transaction, in emission order. With a tracker log
+(agent/ingest/trackerlog.py), the events the tracker learns from and the calls it completes are logged after
+each batch's system events are safe in the sink.
 
-In the daemon `dispatch` is `Backlog.put` (agent/ingest/backlog.py): while the database refuses writes (locked, disk
-full) it holds the system events in memory, in order, and returns at once, so tracking goes on; only errors
-that waiting cannot fix reach the supervision point here.
+In the daemon the sink is the `Backlog` (agent/ingest/backlog.py), which writes through to delivery (the
+`Dispatcher`): while the database refuses writes (locked, disk full) it holds the system events in memory, in
+order, and returns at once, so tracking goes on; only errors that waiting cannot fix reach the supervision point.
+
+Housekeeping (stuck-call expiry, pruning the tracker log to the calls in progress) runs every `housekeeping_every`
+seconds of the injected clock, before the next batch once that much time has passed, or when the queue stays
+empty that long. Its "now" is the AMI clock (agent/ingest/amiclock.py), never the bare wall clock, so a stream
+with old timestamps expires nothing that is still going on. Tests drive it with their own clock: no sleeps.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp
+from agent.ami.events import AmiEvent, AmiMessage, ConnectionLost, ConnectionUp, printable
+from agent.ingest.amiclock import AmiClock
+from agent.ingest.sink import Sink
 from agent.ingest.trackerlog import TrackerLog
 from agent.mapping.catalog import CALL_ANSWERED, CALL_UNANSWERED, SystemEvent
 from agent.mapping.tracker import CallTracker, log_key
@@ -31,36 +38,39 @@ _CALL_FIELDS = ("direction", "duration", "talk_duration", "extension", "offered_
                 "trunk", "reconciled", "adopted")
 
 BATCH = 256
-
-Dispatch = Callable[[Sequence[SystemEvent]], Awaitable[object]]
+HOUSEKEEPING_EVERY = 60.0  # s; the daemon passes EVENT_AGENT_MAPPING__HOUSEKEEPING_INTERVAL
 
 
 def describe_call(event: SystemEvent) -> str:
-    """One log line for a completed call: its outcome and shape, never a parameter value of an action."""
+    """One log line for a completed call: its outcome and shape, never a parameter value of an action; values from
+    the PBX escaped (a Linkedid with a line feed stays on this line)."""
     fields = " ".join(f"{name}={event.params[name]}" for name in _CALL_FIELDS if event.params.get(name))
-    return f"call {event.call_id} {event.name} {fields}".rstrip()
+    return printable(f"call {event.call_id} {event.name} {fields}".rstrip())
 
 
 class Pump:
     """Consumes the AMI queue until cancelled; `wait_processed(n)` lets tests run until idle."""
 
-    def __init__(self, queue: asyncio.Queue[AmiMessage], tracker: CallTracker, dispatch: Dispatch,
-                 metrics: Metrics, clock: Callable[[], float], *, expire_every: float = 60.0,
+    def __init__(self, queue: asyncio.Queue[AmiMessage], tracker: CallTracker, sink: Sink, metrics: Metrics,
+                 clock: Callable[[], float], *, housekeeping_every: float = HOUSEKEEPING_EVERY,
                  tracker_log: TrackerLog | None = None) -> None:
         self._queue = queue
         self._log = tracker_log
         self._tracker = tracker
-        self._dispatch = dispatch
+        self._sink = sink
         self._metrics = metrics
         self._clock = clock
-        self._expire_every = expire_every
-        self._last_expire = clock()
+        self._every = housekeeping_every
+        self._next_housekeeping = clock() + housekeeping_every
         self._pulse = asyncio.Event()
+        self.ami_clock = AmiClock(clock)
         self.processed = 0
+        self.housekeepings = 0
 
     async def run(self) -> None:
         while True:
             messages = await self._next_batch()
+            await self._maybe_housekeep()
             if messages:
                 await self._process(messages)
                 for _ in messages:
@@ -68,7 +78,6 @@ class Pump:
                 self.processed += len(messages)
                 self._pulse.set()
                 self._pulse = asyncio.Event()
-            await self._maybe_expire()
 
     async def wait_processed(self, count: int) -> None:
         """Return once `count` messages have been processed since start."""
@@ -76,10 +85,11 @@ class Pump:
             await self._pulse.wait()
 
     async def _next_batch(self) -> list[AmiMessage]:
-        """The next message, and those already queued behind it (up to BATCH): one outbox transaction for all."""
+        """The next message, and those already queued behind it (up to BATCH): one outbox transaction for all.
+        Empty when the next housekeeping falls due first."""
         batch: list[AmiMessage] = []
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._expire_every):
+            async with asyncio.timeout(max(0.0, self._next_housekeeping - self._clock())):
                 batch.append(await self._queue.get())
         while batch and len(batch) < BATCH and not self._queue.empty():
             batch.append(self._queue.get_nowait())
@@ -100,7 +110,7 @@ class Pump:
         except Exception:
             self._metrics.pump_errors.inc()
             log.exception("failed to dispatch %d system events: %s", len(events),
-                          ", ".join(f"{e.name}/{e.call_id}" for e in events))
+                          printable(", ".join(f"{e.name}/{e.call_id}" for e in events)))
         if self._log is not None:
             self._log.flush()  # after the outbox rows: the log never runs ahead of what was emitted
 
@@ -118,10 +128,11 @@ class Pump:
         """The system events one queue message causes (tracker only; no I/O)."""
         if isinstance(message, AmiEvent):
             self._metrics.ami_events.inc()
+            self.ami_clock.seen(message)
             return self._tracker.feed(message)
         if isinstance(message, ConnectionLost):
-            log.warning("AMI connection lost: %s", message.reason)
-            return self._tracker.connection_lost(message.at)
+            log.warning("AMI connection lost: %s", printable(message.reason))
+            return self._tracker.connection_lost(self.ami_clock.at(message.at))
         if isinstance(message, ConnectionUp):
             return self._resync(message)
         return []
@@ -134,7 +145,8 @@ class Pump:
                         self._tracker.calls_in_progress)
             return []
         log.info("AMI connected; resync with %d live channels", len(message.channels))
-        return self._tracker.resync(message.channels, message.resync_at)
+        at = message.resync_at if message.stamped else self.ami_clock.at(message.resync_at)
+        return self._tracker.resync(message.channels, at)
 
     async def _emit(self, events: Sequence[SystemEvent]) -> None:
         for event in events:
@@ -142,15 +154,20 @@ class Pump:
             if event.name in COMPLETIONS:
                 log.info("%s", describe_call(event))
         if events:
-            await self._dispatch(events)
+            await self._sink.put(events)
 
-    async def _maybe_expire(self) -> None:
+    async def _maybe_housekeep(self) -> None:
         now = self._clock()
-        if now - self._last_expire < self._expire_every:
+        if now < self._next_housekeeping:
             return
-        self._last_expire = now
+        self._next_housekeeping = now + self._every
+        await self.housekeep()
+
+    async def housekeep(self) -> None:
+        """Expire stuck calls at the AMI clock's now; prune the tracker log to the calls still in progress."""
+        self.housekeepings += 1
         try:
-            await self._emit(self._tracker.expire(now))
+            await self._emit(self._tracker.expire(self.ami_clock.now()))
         except Exception:
             self._metrics.pump_errors.inc()
             log.exception("failed to expire stuck calls")

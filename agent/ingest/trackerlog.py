@@ -17,9 +17,9 @@ If the agent dies before the log caught up, the restart misses the newest frames
 covers as it did without a log; a call whose completion is in the outbox but whose close did not reach the log
 is dropped by `restore` instead of being completed twice.
 
-While the database refuses writes, what waits is held in memory up to LIMIT frames; beyond that it is dropped
-and the stored log is cleared at the next write (a restart then adopts calls from the snapshot alone) rather
-than kept with a hole in it.
+While the database refuses writes, the store writer (agent/store/writer.py) tries again with a capped backoff and
+what waits is held in memory up to LIMIT frames; beyond that it is dropped and the stored log is cleared at the
+next write (a restart then adopts calls from the snapshot alone) rather than kept with a hole in it.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from agent.ami.events import AmiEvent
 from agent.ami.wire import FrameStats, decode_event, encode_event
 from agent.mapping.tracker import CallTracker
 from agent.store.facade import LogFrame, Store
-from agent.store.health import WRITE_RETRY, Backoff, StoreHealth, transient
+from agent.store.health import WRITE_RETRY, Backoff, StoreHealth
+from agent.store.writer import StoreWriter
 
 log = logging.getLogger("agent.ingest.trackerlog")
 
@@ -101,6 +102,10 @@ def compact(ops: Sequence[Op]) -> FrameWrite:
     frames.reverse()
     keep = frozenset.intersection(*keeps) if keeps else None
     return FrameWrite(tuple(frames), tuple(final.items()), frozenset(closed), keep)
+
+
+def frame_count(ops: Sequence[Op]) -> int:
+    return sum(1 for op in ops if isinstance(op, tuple))
 
 
 class Groups:
@@ -183,10 +188,10 @@ class TrackerLog(Gathering):
                  backoff: Backoff = WRITE_RETRY) -> None:
         super().__init__()
         self._store = store
-        self._health = health
         self._limit = limit
-        self._backoff = backoff
+        self._writer = StoreWriter(WRITER, health, late=lambda _: "tracker log written again", backoff=backoff)
         self._waiting: list[Op] = []
+        self._trying: list[Op] = []  # the ops of a commit refused for now: tried again with what waits
         self._frames = 0
         self._reset = False
         self._wake = asyncio.Event()
@@ -197,14 +202,14 @@ class TrackerLog(Gathering):
     @property
     def pending(self) -> int:
         """Ops not yet committed (0 once the log has caught up with the pump)."""
-        return len(self._gathering) + len(self._waiting)
+        return len(self._gathering) + len(self._trying) + len(self._waiting)
 
     def flush(self) -> None:
         """Hand what was gathered to the writer (call once the outbox rows of the same events are committed)."""
         ops = self.take()
         if not ops:
             return
-        self._frames += sum(1 for op in ops if isinstance(op, tuple))
+        self._frames += frame_count(ops)
         self._waiting += ops
         if self._frames > self._limit:
             self._overflow()
@@ -216,6 +221,7 @@ class TrackerLog(Gathering):
     def _overflow(self) -> None:
         log.error("tracker log: %d frames wait while the database refuses writes; dropping them and clearing the "
                   "stored log (a restart now adopts the calls in progress from the snapshot alone)", self._frames)
+        self._trying = [op for op in self._trying if not isinstance(op, tuple)]
         self._waiting = [op for op in self._waiting if not isinstance(op, tuple)]
         self._frames = 0
         self._reset = True
@@ -230,25 +236,21 @@ class TrackerLog(Gathering):
                 self._idle.set()
 
     async def _write_waiting(self) -> None:
-        """Commit what waits; while the store refuses writes, wait and retry (new ops join the next try)."""
-        delays = self._backoff.delays()
-        failed = False
+        """Commit what waits, through the store writer; a commit that fails for good leaves a hole: reset."""
         while self._waiting:
-            ops, self._waiting = self._waiting, []
             try:
-                await self._commit(ops)
-            except Exception as exc:
-                if not transient(exc):
-                    self._give_up(exc)
-                    continue
-                failed = True
-                self._waiting = ops + self._waiting
-                self._health.failed(WRITER, exc)
-                await asyncio.sleep(next(delays))
-            finally:
-                self._frames = sum(1 for op in self._waiting if isinstance(op, tuple))
-        if failed:
-            self._health.resumed(WRITER, "tracker log written again")
+                await self._writer.hold(self._commit_waiting)
+            except Exception as exc:  # not an outage (the writer waits those out): see _give_up
+                self._give_up(exc)
+
+    async def _commit_waiting(self) -> None:
+        """One try: the ops of a refused try, then every op that waits now, in one transaction."""
+        self._trying, self._waiting = self._trying + self._waiting, []
+        try:
+            await self._commit(self._trying)
+            self._trying = []
+        finally:
+            self._frames = frame_count(self._trying) + frame_count(self._waiting)
 
     async def _commit(self, ops: Sequence[Op]) -> None:
         if self._reset:
@@ -260,6 +262,8 @@ class TrackerLog(Gathering):
     def _give_up(self, exc: Exception) -> None:
         log.error("tracker log: write failed (%s); clearing it (a restart adopts calls from the snapshot alone)",
                   exc, exc_info=exc)
+        self._trying = []
+        self._frames = frame_count(self._waiting)
         self._reset = True
 
     async def wait_written(self) -> None:

@@ -131,16 +131,21 @@ class ConfigurationTables(Tables):
         """Store a new action (its `id` is ignored); Conflict when the name is taken."""
         return (await self.import_collection([action], ()))[0]
 
-    async def import_collection(self, actions: Iterable[Action], parameters: Iterable[Parameter]) -> list[Action]:
-        """Store new custom parameters and actions in one transaction; returns the stored actions.
+    async def import_collection(
+        self, actions: Iterable[Action], parameters: Iterable[Parameter], updates: Iterable[Parameter] = ()
+    ) -> list[Action]:
+        """Store new custom parameters, new values of existing ones (`updates`) and actions in one transaction.
 
         All or nothing: a Conflict on any parameter tag (taken, or a system one) or action name rolls back every
-        row, so no reader ever sees part of a Postman import.
+        row, so no reader ever sees part of a Postman import. Returns the stored actions.
         """
         ids: list[int] = []
         async with self._db.write() as db:
             for parameter in parameters:
                 await _insert_parameter(db, parameter)
+            for parameter in updates:
+                await db.execute("UPDATE parameters SET value = ?, secret = ? WHERE tag = ?",
+                                 (parameter.value, int(parameter.secret), parameter.tag))
             for action in actions:
                 ids.append(await _insert_action(db, action))
         return [await self.get_action(action_id) for action_id in ids]

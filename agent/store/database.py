@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from agent.store.checkpoint import Checkpointer
+from agent.store.files import private_database
 from agent.store.migrations import migrate
 from agent.store.records import MAX_PER_PAGE, Conflict, NotFound
 
@@ -27,6 +28,16 @@ BUSY_TIMEOUT = 5.0  # seconds a write waits for another process's lock before fa
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+async def _prepare(connection: aiosqlite.Connection, busy_timeout: float, setup: Sequence[str]) -> None:
+    connection.row_factory = aiosqlite.Row
+    for pragma in (f"busy_timeout = {round(busy_timeout * 1000)}", "journal_mode = WAL", "synchronous = NORMAL",
+                   "foreign_keys = ON", "wal_autocheckpoint = 0"):
+        await connection.execute(f"PRAGMA {pragma}")
+    await migrate(connection)
+    for statement in setup:
+        await connection.execute(statement)
 
 
 class Database:
@@ -40,16 +51,18 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT, setup: Sequence[str] = ()) -> Database:
-        """Open and migrate the file, then run `setup` (the per-connection TEMP objects the tables need)."""
+        """Open and migrate the file, then run `setup` (the per-connection TEMP objects the tables need).
+
+        On failure (locked past the busy timeout, not a database) the connection is closed before the error
+        propagates: its worker thread would otherwise keep the process alive after the agent gave up."""
+        private_database(Path(path))
         connection = await aiosqlite.connect(str(path), isolation_level=None)
-        connection.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON",
-                       f"busy_timeout = {round(busy_timeout * 1000)}", "wal_autocheckpoint = 0"):
-            await connection.execute(f"PRAGMA {pragma}")
-        await migrate(connection)
-        for statement in setup:
-            await connection.execute(statement)
-        return cls(connection, Path(path), await Checkpointer.open(path))
+        try:
+            await _prepare(connection, busy_timeout, setup)
+            return cls(connection, Path(path), await Checkpointer.open(path))
+        except BaseException:
+            await connection.close()
+            raise
 
     @property
     def path(self) -> Path:

@@ -55,7 +55,11 @@ class Store(ConfigurationTables, OutboxTable, ActivityTable, CallRateTable, Fram
     async def open(cls, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> Store:
         """Open (and migrate) the database; a write waits up to `busy_timeout` s for another process's lock."""
         db = await Database.open(path, busy_timeout=busy_timeout, setup=SETTLE_VIEW)
-        return cls(db, await OutboxTable.last_seq(db))
+        try:
+            return cls(db, await OutboxTable.last_seq(db))
+        except BaseException:
+            await db.close()  # else its worker threads keep the process alive (Database.open)
+            raise
 
     @property
     def path(self) -> Path:

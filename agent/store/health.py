@@ -2,12 +2,13 @@
 
 A *transient* store error is one the database recovers from without the agent changing anything: locked by
 another process past the busy timeout, the disk full, an I/O error, a read-only or unopenable file that an
-administrator can fix. Writers (the pump's backlog, the sender's outcomes) keep what they could not write in
-memory and retry with a capped backoff. Anything else (an SQL or schema error, a corrupt file, a closed
-connection) is a bug or damage that waiting does not fix: it goes to the caller's supervision point.
+administrator can fix. The writers (agent/store/writer.py: the pump's backlog, the tracker log, the sender's
+outcomes, the purge) keep what they could not write in memory and retry with a capped backoff (`Backoff`).
+Anything else (an SQL or schema error, a corrupt file, a closed connection) is a bug or damage that waiting does
+not fix: it goes to the caller's supervision point.
 
-`StoreHealth` is what `status` shows: one warning when writes start failing, one info line per writer when its
-writes go through again, never a line per retry.
+`StoreHealth` is what `status` shows under "store": one warning when writes start failing, one info line per
+writer when its writes go through again, never a line per retry.
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ class StoreHealth:
         self.error = describe(exc)
         if not self._failing:
             self.since = self._clock()
-            log.warning("database unavailable for writing %s: %s; keeping them in memory and retrying until "
-                        "it accepts writes again (calls are still tracked)", writer, self.error)
+            log.warning("database unavailable (%s: %s): retrying until it accepts writes again; what waits is "
+                        "kept in memory and calls are still tracked", writer, self.error)
         self._failing[writer] = self.error
 
     def resumed(self, writer: str, written: str) -> None:

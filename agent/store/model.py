@@ -71,10 +71,15 @@ class Parameter:
 
 @dataclass(frozen=True, slots=True)
 class RenderedRequest:
-    """A request ready to send: everything substituted and encoded. Stored in the outbox as is."""
+    """A request ready to send: everything substituted and encoded. Stored in the outbox as is.
+
+    `secrets` are the secret values it carries, to redact from every text about it (docs/security.md); they are
+    not part of what is sent, so they take no part in equality and never show in a repr.
+    """
 
     method: Method
     url: str
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     timeout_s: float | None = None
+    secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)

@@ -207,6 +207,7 @@ def request_to_json(request: RenderedRequest) -> str:
         "headers": [list(pair) for pair in request.headers],
         "body": base64.b64encode(request.body).decode("ascii"),
         "timeout_s": request.timeout_s,
+        "secrets": list(request.secrets),
     })
 
 
@@ -218,4 +219,5 @@ def request_from_json(text: str) -> RenderedRequest:
         headers=tuple((str(k), str(v)) for k, v in doc["headers"]),
         body=base64.b64decode(doc["body"]),
         timeout_s=doc["timeout_s"],
+        secrets=tuple(doc.get("secrets", ())),
     )

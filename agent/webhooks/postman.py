@@ -18,8 +18,9 @@ from typing import Any, Literal, cast
 
 from pydantic import ValidationError
 
-from agent.store.model import METHODS, Action
-from agent.webhooks.postman_request import convert_body, convert_headers, convert_url
+from agent.store.model import METHODS, Action, Parameter
+from agent.webhooks.postman_clash import Clash, Resolver
+from agent.webhooks.postman_request import convert_body, convert_headers, convert_url, encoding_notes
 from agent.webhooks.postman_scope import (
     Scope,
     Variable,
@@ -29,6 +30,7 @@ from agent.webhooks.postman_scope import (
     description_text,
     map_texts,
     offer_variables,
+    references,
     rewrite,
     script_notes,
     stringify,
@@ -84,10 +86,12 @@ class Preview:
     items: tuple[PreviewItem, ...]
     variables: tuple[Variable, ...]
     notes: tuple[str, ...] = ()
+    clashes: tuple[Clash, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         variables = [{"key": v.key, "value": v.value, "secret": v.secret} for v in self.variables]
-        return {"items": [item.to_json() for item in self.items], "variables": variables, "notes": list(self.notes)}
+        return {"items": [item.to_json() for item in self.items], "variables": variables, "notes": list(self.notes),
+                "clashes": [clash.to_json() for clash in self.clashes]}
 
 
 def _depth(document: object) -> int:
@@ -142,7 +146,7 @@ def detect_version(collection: object) -> str:
 
 
 def _unique(name: str, taken: set[str], first: int) -> tuple[str, int]:
-    """`name` (cut to the limit) or `name_N` with the smallest N >= `first` not taken, and that N."""
+    """`name` or `name_N` with the smallest N >= `first` not taken (cut to the limit), and that N."""
     candidate, number = name[:MAX_NAME], 0
     while candidate.casefold() in taken:
         number = max(number + 1, first)
@@ -151,11 +155,26 @@ def _unique(name: str, taken: set[str], first: int) -> tuple[str, int]:
     return candidate, number
 
 
+def _action_name(path: tuple[str, ...], own: str) -> tuple[str, list[str]]:
+    """`Folder / Sub / Request` within the name limit: leading folders give way first, then the request's name."""
+    name = " / ".join((*path, own))
+    if len(name) <= MAX_NAME:
+        return name, []
+    for start in range(1, len(path) + 1):
+        shorter = " / ".join(("…", *path[start:], own))
+        if len(shorter) <= MAX_NAME:
+            return shorter, [f"the folder path is shortened to fit the name in {MAX_NAME} characters"]
+    if path and len(own) <= MAX_NAME:
+        return own, [f"the folder path is left out to fit the name in {MAX_NAME} characters"]
+    return own[:MAX_NAME], [f"the name is cut to {MAX_NAME} characters"]
+
+
 @dataclass
 class _Walk:
-    """The accumulators of one preview: items so far, names taken, variables offered."""
+    """The accumulators of one preview: items so far, names taken, variables offered, clashes resolved."""
 
     taken: set[str]
+    resolver: Resolver
     items: list[PreviewItem] = field(default_factory=list)
     offered: dict[str, Variable] = field(default_factory=dict)
     suffixes: dict[str, int] = field(default_factory=dict)
@@ -171,7 +190,7 @@ class _Walk:
 
     def subfolder(self, entry: Mapping[str, Any], scope: Scope, depth: int) -> None:
         name = stringify(entry.get("name")).strip() or "Untitled"
-        inner = child_scope(scope, entry, name, self.offered)
+        inner = child_scope(scope, entry, name, self.offered, self.resolver)
         if entry.get("disabled") is True and not inner.skip_reason:
             inner = replace(inner, skip_reason=f"folder '{name}' is disabled")
         self.folder(entry["item"], inner, depth + 1)
@@ -180,19 +199,20 @@ class _Walk:
         if len(self.items) >= MAX_REQUESTS:
             raise PostmanError(f"the collection has more than {MAX_REQUESTS} requests")
         item = entry if isinstance(entry, dict) else {}
-        name = " / ".join((*scope.path, stringify(item.get("name")).strip() or "Untitled"))
+        name, name_notes = _action_name(scope.path, stringify(item.get("name")).strip() or "Untitled")
         if not isinstance(entry, dict):
             reason = "the item is not an object"
             self.items.append(PreviewItem(len(self.items), name, "", "", "skipped", (reason,), " / ".join(scope.path)))
             return
         reason = scope.skip_reason or ("the item is disabled" if item.get("disabled") is True else "")
-        self.items.append(self.convert(name, item, child_scope(scope, item, "", self.offered), reason))
+        inner = child_scope(scope, item, "", self.offered, self.resolver)
+        self.items.append(self.convert(name, item, inner, reason, name_notes))
 
-    def convert(self, name: str, item: Mapping[str, Any], scope: Scope, reason: str) -> PreviewItem:
+    def convert(self, name: str, item: Mapping[str, Any], scope: Scope, reason: str, named: list[str]) -> PreviewItem:
         raw = item.get("request")
         request: Mapping[str, Any] = {"url": raw} if isinstance(raw, str) else raw if isinstance(raw, dict) else {}
         notes = _request_notes(request, scope)
-        draft = _draft(name, request, scope, notes)
+        draft, used = _draft(name, request, scope, notes, self.resolver)
         method, url = _method(request), display_url(draft)
         skipped = PreviewItem(len(self.items), name, method, url, "skipped", (), " / ".join(scope.path))
         if reason or not request:
@@ -201,22 +221,19 @@ class _Walk:
             return replace(skipped, notes=(f"method {method or '?'} is not supported",))
         final, number = _unique(name, self.taken, self.suffixes.get(name.casefold(), 0))
         try:
-            action = action_from_json(action_to_json(draft, active_events=0, undefined=[]) | {"name": final})
+            draft_json = action_to_json(draft, active_events=0, undefined=[], mask=False)
+            action = action_from_json(draft_json | {"name": final})
         except ValidationError as exc:
             return replace(skipped, notes=tuple(f"{d['field']}: {d['message']}" for d in validation_details(exc)))
         self.taken.add(final.casefold())
         self.suffixes[name.casefold()] = number
-        notes += _name_notes(name, final)
+        clashing = [self.resolver.clashes[key].note for key in used if key in self.resolver.clashes]
+        notes = [*clashing, *notes, *named, *encoding_notes(action.query)]
+        if final != name:
+            notes.append(f"renamed to '{final}': the name is taken")
         action = replace(action, description=_description(item, request, action, notes))
         unique = tuple(dict.fromkeys(notes))
         return replace(skipped, name=final, status="changed" if unique else "importable", notes=unique, action=action)
-
-
-def _name_notes(name: str, final: str) -> list[str]:
-    notes = [f"the name is cut to {MAX_NAME} characters"] if len(name) > MAX_NAME else []
-    if final != name[:MAX_NAME]:
-        notes.append(f"renamed to '{final}': the name is taken")
-    return notes
 
 
 def _method(request: Mapping[str, Any]) -> str:
@@ -226,15 +243,32 @@ def _method(request: Mapping[str, Any]) -> str:
     return (method.strip().upper() or "GET") if isinstance(method, str) else ""
 
 
-def _draft(name: str, request: Mapping[str, Any], scope: Scope, notes: list[str]) -> Action:
+def _draft(
+    name: str, request: Mapping[str, Any], scope: Scope, notes: list[str], resolver: Resolver
+) -> tuple[Action, list[str]]:
+    """The action as written (references rewritten) and the variable names it uses, in order."""
     base, query = convert_url(request.get("url"), notes)
     headers = convert_headers(request.get("header"), notes)
-    body, headers = convert_body(request.get("body"), headers, notes)
+    behavior = {**scope.behavior, **_mapping(request.get("protocolProfileBehavior"))}
+    method = _method(request)
+    keep = behavior.get("disableBodyPruning") is True
+    body, headers = convert_body(request.get("body"), headers, notes, method, keep)
     auth, auth_notes = convert_auth(request["auth"] if request.get("auth") is not None else scope.auth)
     notes.extend(auth_notes)
-    method = _method(request)
     action = Action(name=name, method=method, url=base, query=query, headers=headers, body=body, auth=auth)  # type: ignore[arg-type]
-    return map_texts(action, lambda text: rewrite(text, scope.renames, notes))
+    used: list[str] = []
+
+    def collect(text: str) -> str:
+        used.extend(references(text))
+        return text
+
+    map_texts(action, collect)
+    rewritten = map_texts(action, lambda text: rewrite(text, scope.renames, notes, resolver.clashes))
+    return rewritten, list(dict.fromkeys(used))
+
+
+def _mapping(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, dict) else {}
 
 
 def _description(item: Mapping[str, Any], request: Mapping[str, Any], action: Action, notes: list[str]) -> str:
@@ -245,24 +279,46 @@ def _description(item: Mapping[str, Any], request: Mapping[str, Any], action: Ac
 
 
 def _request_notes(request: Mapping[str, Any], scope: Scope) -> list[str]:
-    notes = [*scope.notes, *behavior_notes({**scope.behavior, **(request.get("protocolProfileBehavior") or {})})]
+    notes = [*scope.notes, *behavior_notes({**scope.behavior, **_mapping(request.get("protocolProfileBehavior"))})]
     notes += [f"the request's {key} setting is ignored" for key in ("proxy", "certificate") if request.get(key)]
     return notes
 
 
-def preview(collection: object, existing_names: Collection[str]) -> Preview:
-    """The per-request report of a collection; existing action names are avoided (`_1`, `_2` suffixes)."""
+def preview(
+    collection: object,
+    existing_names: Collection[str],
+    parameters: Mapping[str, Parameter] | None = None,
+    choices: Mapping[str, str] | None = None,
+) -> Preview:
+    """The per-request report of a collection; existing action names are avoided (`_1`, `_2` suffixes).
+
+    `parameters` are the existing custom parameters by tag and `choices` what to do with each clashing variable
+    (see postman_clash.py); variables that feed an auth (a token, a password, an API key value, an
+    Authorization header) are offered as secret.
+    """
     version = detect_version(collection)
     document = cast(dict[str, Any], collection)
-    walk = _Walk({name.casefold() for name in existing_names})
-    renames = offer_variables(document.get("variable"), {}, walk.offered)
+    walk = _Walk({name.casefold() for name in existing_names}, Resolver(parameters or {}, choices or {}))
+    renames = offer_variables(document.get("variable"), {}, walk.offered, walk.resolver)
     behavior = document.get("protocolProfileBehavior")
     notes = tuple(script_notes(document.get("event"), "the collection"))
     root = Scope((), document.get("auth"), renames, notes, behavior if isinstance(behavior, dict) else {})
     walk.folder(document["item"], root, 0)
     name = stringify(document["info"].get("name"))
-    renamed = tuple(_rename_note(v) for v in walk.offered.values() if v.original)
-    return Preview(name, version, tuple(walk.items), tuple(walk.offered.values()), notes + renamed)
+    secret = {tag for item in walk.items if item.action for tag in _auth_tags(item.action)}
+    variables = tuple(replace(v, secret=v.secret or v.key in secret) for v in walk.offered.values())
+    secret |= {v.key for v in variables if v.secret}
+    clashes = tuple(replace(c, secret=c.used_tag in secret) for c in walk.resolver.clashes.values())
+    renamed = tuple(_rename_note(v) for v in variables if v.original)
+    return Preview(name, version, tuple(walk.items), variables, notes + renamed, clashes)
+
+
+def _auth_tags(action: Action) -> set[str]:
+    """The tags an action's auth credentials and Authorization header are made of."""
+    auth = action.auth
+    texts = [auth.token, auth.password, auth.value if auth.type == "api_key" else ""]
+    texts += [header.value for header in action.headers if header.key.strip().lower() == "authorization"]
+    return {tag for text in texts for tag in references(text)}
 
 
 def _rename_note(variable: Variable) -> str:

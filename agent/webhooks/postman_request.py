@@ -3,12 +3,16 @@
 URL: a string, or an object whose `raw` gives the base up to `?` while `query[]` (when present) gives the
 query; without `raw` the URL is rebuilt from protocol, host, port and path. The fragment is dropped. Query
 entries are decoded (they are written as in the URL) and disabled ones skipped; a null value is a flag. Path
-variables `:name` take their value, or become the parameter `{{name}}` when they have none. A URL without a
-scheme gets `http://` (Postman's default), unless it starts with a `{{variable}}`.
+variables `:name` (in a string URL too) take their value, or become the parameter `{{name}}` when they have none.
+A URL without a scheme gets `http://` (Postman's default), unless it starts with a `{{variable}}`. A query entry
+whose text the agent percent-encodes where Postman sends it as written (`$select=id,displayName`) is noted.
 Headers: an array of objects or `K: V` strings, or one string of lines. An `Authorization` header is kept as a
 header (never lifted into auth); an auth of the request replaces it when sent.
 Body: raw (Content-Type header, else `options.raw.language`, else text/plain), urlencoded (v2.1 `disabled`,
 v2.0 `enabled`), formdata text parts (file parts skipped), file with inline content as raw, graphql as JSON.
+An empty body is none. A body on GET, HEAD, COPY, PURGE and UNLOCK is dropped, as Postman drops it, unless
+`disableBodyPruning`. An explicit Content-Type on a form is kept (URL-encoded form), turns a form-data body into a
+URL-encoded one (`application/x-www-form-urlencoded`), or is replaced by multipart/form-data, with a note.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 from agent.store.model import Body, KeyValue
 from agent.webhooks.postman_scope import stringify, tag_for
@@ -24,6 +28,11 @@ from agent.webhooks.request import SCHEME_RE, header_value, split_authority, spl
 from agent.webhooks.template import TAG_RE
 
 Pairs = tuple[KeyValue, ...]
+# Printable characters that the agent percent-encodes in a query but Postman sends as they are.
+_POSTMAN_KEEPS_RE = re.compile(r"[!$()*+,/:;?@\[\]^`{|}%]")
+_REFERENCE_RE = re.compile(r"\{\{[^{}]*\}\}")  # any Postman reference, dynamic ones too
+# Methods whose body Postman does not send unless `protocolProfileBehavior.disableBodyPruning` is true.
+PRUNED_METHODS = frozenset({"GET", "HEAD", "COPY", "PURGE", "UNLOCK"})
 LANGUAGES = {
     "json": "application/json",
     "xml": "application/xml",
@@ -64,6 +73,26 @@ def _query_entries(entries: list[object], notes: list[str]) -> Pairs:
     return tuple(kept)
 
 
+def encoding_notes(query: Pairs) -> list[str]:
+    """A note per query entry whose literal text the agent percent-encodes where Postman sends it as written."""
+    notes = []
+    for entry in query:
+        written = f"{entry.key}={entry.value}" if entry.value else entry.key
+        if _POSTMAN_KEEPS_RE.search(_REFERENCE_RE.sub("", written)):
+            sent = f"{_encoded(entry.key)}={_encoded(entry.value)}" if entry.value else _encoded(entry.key)
+            notes.append(f"query {written} is sent as {sent} (Postman sends these characters as written)")
+    return notes
+
+
+def _encoded(text: str) -> str:
+    """`text` as the agent encodes a query key or value, with `{{tags}}` shown as they are."""
+    pieces, position = [], 0
+    for match in TAG_RE.finditer(text):
+        pieces += [quote(text[position : match.start()], safe=""), match.group(0)]
+        position = match.end()
+    return "".join([*pieces, quote(text[position:], safe="")])
+
+
 def _path_variables(base: str, variables: object, notes: list[str]) -> str:
     values = {}
     for entry in variables if isinstance(variables, list) else ():
@@ -88,6 +117,7 @@ def convert_url(url: object, notes: list[str]) -> tuple[str, Pairs]:
     """The base URL and query entries of a Postman URL (string or object)."""
     if isinstance(url, str):
         base, query = split_url_query(url.strip())
+        base = _path_variables(base, None, notes)
     elif isinstance(url, dict):
         raw = url.get("raw")
         base, query = split_url_query(raw.strip()) if isinstance(raw, str) and raw.strip() else (_rebuild(url), ())
@@ -210,17 +240,46 @@ def _file(body: Mapping[str, object], content_type: str, notes: list[str]) -> Bo
 _MODES = {"raw": _raw, "urlencoded": _urlencoded, "formdata": _formdata, "graphql": _graphql_body, "file": _file}
 
 
-def convert_body(body: object, headers: Pairs, notes: list[str]) -> tuple[Body, Pairs]:
-    """Our body for a Postman body, and the headers (a Content-Type moves into a raw body's content type)."""
+def convert_body(
+    body: object, headers: Pairs, notes: list[str], method: str = "POST", keep: bool = False
+) -> tuple[Body, Pairs]:
+    """Our body for a Postman body, and the headers (a Content-Type moves into a raw body's content type).
+
+    An empty body is none; a body on GET, HEAD, COPY, PURGE or UNLOCK is dropped as Postman drops it, unless
+    `keep` (the request's `disableBodyPruning`).
+    """
     if not isinstance(body, dict) or body.get("disabled") is True or body.get("mode") in (None, ""):
         return Body(), headers
     mode = stringify(body.get("mode"))
-    content_type, others = _pop_content_type(headers)
     convert = _MODES.get(mode)
     if convert is None:
         notes.append(f"body mode '{mode}' is not supported; imported without a body")
         return Body(), headers
-    converted = convert(body, content_type, notes)
-    if converted is None:
+    content_type, others = _pop_content_type(headers)
+    said: list[str] = []
+    converted = convert(body, content_type, said)
+    empty = converted is None or not (converted.raw or converted.fields)
+    if method in PRUNED_METHODS and not keep and (said or not empty):
+        notes.append(f"the {mode} body is dropped: Postman sends no body with {method} (no disableBodyPruning)")
         return Body(), headers
-    return converted, headers if converted.type == "x-www-form-urlencoded" else others
+    notes.extend(said)
+    if converted is None or empty:
+        return Body(), headers
+    return _typed(converted, content_type, headers, others, notes)
+
+
+def _typed(body: Body, content_type: str, headers: Pairs, others: Pairs, notes: list[str]) -> tuple[Body, Pairs]:
+    """The body and headers once an explicit Content-Type is weighed against the body's own type."""
+    kind = content_type.split(";", maxsplit=1)[0].strip().lower()
+    if body.type == "raw":
+        return body, others
+    if body.type == "x-www-form-urlencoded":
+        if kind and kind != "application/x-www-form-urlencoded":
+            notes.append(f"the Content-Type header '{content_type}' is kept as written for the URL-encoded form")
+        return body, headers
+    if kind == "application/x-www-form-urlencoded":
+        notes.append("the form-data body is sent URL-encoded, as its Content-Type header says")
+        return Body("x-www-form-urlencoded", fields=body.fields), headers
+    if kind and kind != "multipart/form-data":
+        notes.append(f"the Content-Type header '{content_type}' is replaced by multipart/form-data for the form")
+    return body, others

@@ -2,21 +2,23 @@
 
 Auth: a missing or null `auth` inherits the parent's; `noauth` is explicitly none. Attributes are a list of
 `{key, value}` (v2.1) or a map (v2.0); both are read in either version. Variables become custom parameters:
-names that are not valid tags are sanitised (`base url` -> `base_url`), names of system parameters get a
-`postman_` prefix, and a folder variable whose name is taken with another value gets `_1`, `_2`; references in
-the requests are rewritten to the new name. Postman dynamic variables: `{{$timestamp}}` -> `{{unix_time}}`,
-`{{$isoTimestamp}}` -> `{{date}}T{{time}}`; the others are left as written and reported.
+names that are not valid tags are sanitised (`base url` -> `base_url`), a name taken by a system parameter or by
+a custom parameter with another value is resolved as postman_clash.py says (by default `postman_<tag>` and
+`<tag>_1`), and a folder variable whose name is taken with another value gets `_1`, `_2`; references in the
+requests are rewritten to the new name. Scripts: a list of events or a single one, `exec` as lines or text.
+Postman dynamic variables: `{{$timestamp}}` -> `{{unix_time}}`, `{{$isoTimestamp}}` -> `{{date}}T{{time}}`; the
+others are left as written and reported.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field, replace
 
-from agent.mapping.catalog import ALL_PARAMETERS
 from agent.store.model import Action, Auth, Body, KeyValue
+from agent.webhooks.postman_clash import Resolver
 from agent.webhooks.template import is_valid_tag
 
 _REFERENCE_RE = re.compile(r"\{\{([^{}]*)\}\}")
@@ -67,10 +69,12 @@ def tag_for(name: str) -> str:
     return name if is_valid_tag(name) else _NOT_TAG_RE.sub("_", name).strip("_")
 
 
-def child_scope(parent: Scope, entry: Mapping[str, object], name: str, offered: dict[str, Variable]) -> Scope:
+def child_scope(
+    parent: Scope, entry: Mapping[str, object], name: str, offered: dict[str, Variable], resolver: Resolver
+) -> Scope:
     """The scope of a folder (or of a request's own variables) inside `parent`."""
     auth = entry["auth"] if entry.get("auth") is not None else parent.auth
-    renames = offer_variables(entry.get("variable"), parent.renames, offered)
+    renames = offer_variables(entry.get("variable"), parent.renames, offered, resolver)
     where = f"folder '{name}'" if name else "the request"
     notes = (*parent.notes, *script_notes(entry.get("event"), where))
     behavior = entry.get("protocolProfileBehavior")
@@ -79,17 +83,9 @@ def child_scope(parent: Scope, entry: Mapping[str, object], name: str, offered: 
     return Scope(path, auth, renames, notes, merged, parent.skip_reason)
 
 
-def _free_name(tag: str, value: str, offered: Mapping[str, Variable]) -> str:
-    if tag in ALL_PARAMETERS:
-        tag = f"postman_{tag}"
-    candidate, number = tag, 0
-    while candidate in offered and offered[candidate].value != value:
-        number += 1
-        candidate = f"{tag}_{number}"
-    return candidate
-
-
-def offer_variables(raw: object, renames: Mapping[str, str], offered: dict[str, Variable]) -> dict[str, str]:
+def offer_variables(
+    raw: object, renames: Mapping[str, str], offered: dict[str, Variable], resolver: Resolver
+) -> dict[str, str]:
     """Add the enabled variables of `raw` to `offered`; the renames in force inside this scope."""
     inner = dict(renames)
     for entry in raw if isinstance(raw, list) else ():
@@ -99,8 +95,10 @@ def offer_variables(raw: object, renames: Mapping[str, str], offered: dict[str, 
         value, tag = stringify(entry.get("value")), tag_for(key)
         if not tag:
             continue
-        tag = _free_name(tag, value, offered)
-        offered.setdefault(tag, Variable(tag, value, entry.get("type") == "secret", key if tag != key else ""))
+        used = resolver.resolve(key, tag, value, offered)
+        if used is not None:
+            offered.setdefault(used, Variable(used, value, entry.get("type") == "secret", key if used != key else ""))
+            tag = used
         if tag == key:
             inner.pop(key, None)
         else:
@@ -152,9 +150,9 @@ def _api_key(attrs: Mapping[str, str]) -> tuple[Auth, list[str]]:
 def script_notes(events: object, where: str) -> list[str]:
     """A note per non-empty pre-request or test script: they cannot run here."""
     notes = []
-    for event in events if isinstance(events, list) else ():
+    for event in events if isinstance(events, list) else [events] if isinstance(events, dict) else ():
         script = event.get("script") if isinstance(event, dict) else None
-        lines = script.get("exec") if isinstance(script, dict) else None
+        lines = script.get("exec") if isinstance(script, dict) else script
         text = "".join(lines) if isinstance(lines, list) and all(isinstance(x, str) for x in lines) else lines
         if text and (not isinstance(text, str) or text.strip()):
             notes.append(f"{where} has a {stringify(event.get('listen')) or 'script'} script; scripts are not run")
@@ -166,13 +164,21 @@ _BEHAVIOR = {
     "disableUrlEncoding": (False, "URLs are always percent-encoded"),
     "strictSSL": (True, "TLS certificates are always verified"),
 }
+# Settings at Postman's own default, or that only matter once a redirect is followed (never, here): no note.
+_NO_CHANGE = {
+    "followOriginalHttpMethod": False,
+    "followAuthorizationHeader": False,
+    "removeRefererHeaderOnRedirect": False,
+    "disableCookies": False,
+    "insecureHTTPParser": False,
+}
 
 
 def behavior_notes(behavior: Mapping[str, object]) -> list[str]:
     """Notes for protocolProfileBehavior settings that differ from what the agent does."""
     notes = []
     for key, value in behavior.items():
-        if key == "disableBodyPruning":
+        if key == "disableBodyPruning" or value in ({}, [], None, "") or _NO_CHANGE.get(key, ...) == value:
             continue
         expected = _BEHAVIOR.get(key)
         if expected is None:
@@ -182,13 +188,16 @@ def behavior_notes(behavior: Mapping[str, object]) -> list[str]:
     return notes
 
 
-def rewrite(text: str, renames: Mapping[str, str], notes: list[str]) -> str:
-    """Postman `{{references}}` made into our tags: renamed variables, dynamic variables, invalid names."""
+def rewrite(text: str, renames: Mapping[str, str], notes: list[str], quiet: Container[str] = ()) -> str:
+    """Postman `{{references}}` made into our tags: renamed variables, dynamic variables, invalid names.
+
+    A rename of a name in `quiet` (a clashing variable, which has its own note) is not noted again."""
 
     def one(match: re.Match[str]) -> str:
         name = match.group(1).strip()
         if name in renames:
-            notes.append(f"{{{{{name}}}}} now refers to parameter {{{{{renames[name]}}}}}")
+            if name not in quiet:
+                notes.append(f"{{{{{name}}}}} now refers to parameter {{{{{renames[name]}}}}}")
             return "{{" + renames[name] + "}}"
         if name in DYNAMIC:
             notes.append(f"Postman variable {{{{{name}}}}} became {DYNAMIC[name]}")
@@ -203,6 +212,11 @@ def rewrite(text: str, renames: Mapping[str, str], notes: list[str]) -> str:
         return match.group(0)
 
     return _REFERENCE_RE.sub(one, text)
+
+
+def references(text: str) -> list[str]:
+    """The names of the `{{references}}` in `text`, in order."""
+    return [match.group(1).strip() for match in _REFERENCE_RE.finditer(text)]
 
 
 def map_texts(action: Action, change: Callable[[str], str]) -> Action:

@@ -1,10 +1,16 @@
 """Building the HTTP request of an action from parameter values (docs/actions.md). Pure: no I/O, never raises.
 
 Encoding rules (docs/actions.md, "How a request is built"):
-- URL scheme and host (everything before the first `/` after `scheme://`): values substituted as they are,
-  minus whitespace and control characters, so `{{IP}}` may carry `host:port` and `{{baseUrl}}` a whole base.
-- URL path: values are percent-encoded except `/` and the RFC 3986 sub-delimiters, so a parameter may carry a
-  sub-path (`{{prefix}}` = `api/v2`). Literal path text is kept, with unsafe characters percent-encoded.
+- Who controls a value decides how far it reaches (docs/security.md, "Hostile input"): a system parameter
+  (`calling_name`, `caller_id`, ...: what the PBX, a caller or a carrier says) stays inside its place, while a
+  custom parameter an administrator defined may carry a sub-path or a whole base URL.
+- URL scheme and host (everything before the first `/` after `scheme://`): custom values substituted as they
+  are, minus whitespace and control characters, so `{{IP}}` may carry `host:port` and `{{baseUrl}}` a whole base;
+  system values keep only letters, digits, `-`, `_` and `.`.
+- URL path: a custom value is percent-encoded except `/` and the RFC 3986 sub-delimiters, so it may carry a
+  sub-path (`{{prefix}}` = `api/v2`); a system value is exactly one path segment (`/`, `?`, `#` and `%`
+  percent-encoded, a bare `.` or `..` as `%2E`). Literal path text is kept, with unsafe characters
+  percent-encoded.
 - Query (a query string left in the URL, then the query list, then an api_key in the query): keys and values
   are percent-encoded after substitution (`%20` for space). An entry whose value is empty as written is a flag
   (`?debug`); a value that becomes empty after substitution gives `key=`. The fragment is dropped.
@@ -17,20 +23,22 @@ Encoding rules (docs/actions.md, "How a request is built"):
   form-data: multipart with a boundary derived from the SHA-256 of the parts, so the same values always give
   the same bytes; its Content-Type always carries that boundary and replaces an explicit one.
 - Values with lone surrogates are made valid text (U+FFFD) first.
+- The request carries its secrets (`RenderedRequest.secrets`: the values of the secret parameters it uses and
+  its credentials), so that every text shown about it can be redacted (agent/webhooks/redaction.py).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import re
 from collections.abc import Callable, Collection, Mapping
 from urllib.parse import quote, quote_plus, unquote_plus
 
+from agent.mapping.catalog import ALL_PARAMETERS
 from agent.store.model import Action, Auth, Body, KeyValue, RenderedRequest
-from agent.webhooks.template import TAG_RE, substitute
+from agent.webhooks.template import TAG_RE, substitute, tags_used
 
 Header = tuple[str, str]
 SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")  # `scheme://` at the start of a URL
@@ -42,8 +50,11 @@ CONTROL_RE = re.compile(f"[{_CONTROL_CHARS}]+")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _HOST_JUNK_RE = re.compile(rf"[\s{_CONTROL_CHARS}]+")
 _NOT_TOKEN_RE = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_PATH_SAFE = "/:@!$&'()*+,;="
-_PATH_LITERAL_SAFE = _PATH_SAFE + "%"
+PATH_SAFE = "/:@!$&'()*+,;="
+_PATH_LITERAL_SAFE = PATH_SAFE + "%"
+_SEGMENT_SAFE = ":@!$&'()*+,;="
+_NOT_HOST_RE = re.compile(r"[^A-Za-z0-9._\-]+")
+SYSTEM_TAGS = frozenset(ALL_PARAMETERS)  # values the PBX, a caller or a carrier controls
 
 
 def clean_text(text: str) -> str:
@@ -107,14 +118,36 @@ def split_authority(url: str) -> tuple[str, str]:
     return (url, "") if slash < 0 else (url[:slash], url[slash:])
 
 
+def path_segment(value: str) -> str:
+    """`value` as exactly one path segment: `/`, `?`, `#`, `%` encoded, a bare `.` or `..` as `%2E`."""
+    encoded = quote(value, safe=_SEGMENT_SAFE)
+    return encoded.replace(".", "%2E") if encoded in {".", ".."} else encoded
+
+
+def _path_value(tag: str, values: Mapping[str, str]) -> str:
+    value = values.get(tag, "")
+    return path_segment(value) if tag in SYSTEM_TAGS else quote(value, safe=PATH_SAFE)
+
+
 def _path(template: str, values: Mapping[str, str]) -> str:
     pieces, position = [], 0
     for match in TAG_RE.finditer(template):
         pieces.append(quote(template[position : match.start()], safe=_PATH_LITERAL_SAFE))
-        pieces.append(quote(values.get(match.group(1), ""), safe=_PATH_SAFE))
+        pieces.append(_path_value(match.group(1), values))
         position = match.end()
     pieces.append(quote(template[position:], safe=_PATH_LITERAL_SAFE))
     return "".join(pieces)
+
+
+def _authority(template: str, values: Mapping[str, str]) -> str:
+    """`scheme://host` substituted: a system value cannot reach past the host name it sits in."""
+
+    def one(match: re.Match[str]) -> str:
+        tag = match.group(1)
+        value = values.get(tag, "")
+        return _NOT_HOST_RE.sub("", value) if tag in SYSTEM_TAGS else value
+
+    return _HOST_JUNK_RE.sub("", TAG_RE.sub(one, template))
 
 
 def _query_pair(entry: KeyValue, values: Mapping[str, str]) -> str:
@@ -128,7 +161,7 @@ def _render_url(action: Action, values: Mapping[str, str]) -> str:
     """The full encoded URL of an action (query string, query list, then an api_key placed in the query)."""
     base, url_query = split_url_query(CONTROL_RE.sub("", clean_text(action.url)))
     authority, path = split_authority(base)
-    host = _HOST_JUNK_RE.sub("", _sub(authority, values))
+    host = _authority(authority, values)
     entries = (*url_query, *action.query, *_auth_query(action.auth))
     query = "&".join(_query_pair(entry, values) for entry in entries)
     return host + _path(path, values) + (f"?{query}" if query else "")
@@ -140,10 +173,15 @@ def _auth_query(auth: Auth) -> tuple[KeyValue, ...]:
     return ()
 
 
+def _basic(auth: Auth, values: Mapping[str, str]) -> str:
+    """The base64 of `username:password`, as the Authorization header carries it."""
+    pair = f"{_sub(auth.username, values)}:{_sub(auth.password, values)}".encode()
+    return base64.b64encode(pair).decode("ascii")
+
+
 def _auth_header(auth: Auth, values: Mapping[str, str]) -> Header | None:
     if auth.type == "basic":
-        pair = f"{_sub(auth.username, values)}:{_sub(auth.password, values)}".encode()
-        return "Authorization", "Basic " + base64.b64encode(pair).decode("ascii")
+        return "Authorization", "Basic " + _basic(auth, values)
     if auth.type == "bearer":
         return "Authorization", "Bearer " + _sub(auth.token, values)
     if auth.type == "api_key" and auth.place == "header":
@@ -210,8 +248,9 @@ def _render_body(body: Body, values: Mapping[str, str]) -> tuple[bytes, str | No
     return b"", None, False
 
 
-def render(action: Action, values: Mapping[str, str]) -> RenderedRequest:
-    """The request an action sends with these parameter values (undefined tags become empty)."""
+def render(action: Action, values: Mapping[str, str], secret_tags: Collection[str] = ()) -> RenderedRequest:
+    """The request an action sends with these parameter values (undefined tags become empty); it carries the
+    values of the `secret_tags` it uses and its credentials as its secrets."""
     clean = {tag: clean_text(value) for tag, value in values.items()}
     headers = _render_headers(action, clean)
     data, content_type, force = _render_body(action.body, clean)
@@ -220,61 +259,29 @@ def render(action: Action, values: Mapping[str, str]) -> RenderedRequest:
         if force or not explicit:
             headers = [h for h in headers if h[0].lower() != "content-type"]
             headers.append(("Content-Type", content_type))
-    return RenderedRequest(action.method, _render_url(action, clean), tuple(headers), data, action.timeout_s)
+    return RenderedRequest(action.method, _render_url(action, clean), tuple(headers), data, action.timeout_s,
+                           secrets=carried_secrets(action, clean, secret_tags))
 
 
-MASK = "********"  # a secret as people are shown it: dry runs, parameters in the admin API, redacted requests
-
-
-def mask_values(values: Mapping[str, str], secret_tags: Collection[str]) -> dict[str, str]:
-    """`values` with the secret ones replaced by a mask: render with these for a dry run shown to people."""
-    return {tag: MASK if tag in secret_tags and value else value for tag, value in values.items()}
+# a secret as people are shown it: dry runs, parameters and credentials in the admin API, redacted texts
+MASK = "********"
 
 
 def auth_secrets(action: Action, values: Mapping[str, str]) -> set[str]:
-    """The substituted credentials of an action (token, password, api key value), to redact from logs."""
+    """The substituted credentials of an action: bearer token, basic password and the base64 of the pair, api
+    key value."""
     auth = action.auth
     texts = {"bearer": (auth.token,), "basic": (auth.password,), "api_key": (auth.value,)}.get(auth.type, ())
-    return {secret for text in texts if (secret := _sub(text, values))}
+    found = {secret for text in texts if (secret := _sub(text, values))}
+    if auth.type == "basic" and found:
+        found.add(_basic(auth, values))
+    return found
 
 
-def _variants(secret: str) -> list[str]:
-    """How a secret can appear in a rendered request: as is, percent-encoded, form-encoded, JSON-escaped."""
-    forms = {secret, quote(secret, safe=""), quote(secret, safe=_PATH_SAFE), quote_plus(secret, safe="")}
-    forms |= {json_escape(secret), header_value(secret)}
-    return sorted((form for form in forms if form), key=len, reverse=True)
-
-
-def _mask_text(text: str, variants: list[str]) -> str:
-    for variant in variants:
-        text = text.replace(variant, MASK)
-    return text
-
-
-def _mask_header(name: str, value: str, variants: list[str], secrets: Collection[str]) -> Header:
-    if name.lower() == "authorization" and value[:6].lower() == "basic ":
-        decoded = _basic_credentials(value[6:])
-        if any(secret in decoded for secret in secrets):
-            return name, "Basic " + MASK
-    return name, _mask_text(value, variants)
-
-
-def _basic_credentials(encoded: str) -> str:
-    try:
-        return base64.b64decode(encoded.strip(), validate=True).decode("utf-8", "replace")
-    except binascii.Error:
-        return ""
-
-
-def redact(request: RenderedRequest, secrets: Collection[str]) -> RenderedRequest:
-    """The request with every occurrence of the secret values masked in URL, headers and body (for display)."""
-    clean = [clean_text(secret) for secret in secrets if secret]
-    variants = sorted({v for secret in clean for v in _variants(secret)}, key=len, reverse=True)
-    if not variants:
-        return request
-    headers = tuple(_mask_header(name, value, variants, clean) for name, value in request.headers)
-    body = request.body
-    for variant in variants:
-        body = body.replace(variant.encode(), MASK.encode())
-    url = _mask_text(request.url, variants)
-    return RenderedRequest(request.method, url, headers, body, request.timeout_s)
+def carried_secrets(action: Action, values: Mapping[str, str], secret_tags: Collection[str]) -> tuple[str, ...]:
+    """Every secret a request of `action` carries: the values of the secret tags it uses, its credentials."""
+    found = auth_secrets(action, values)
+    if secret_tags:
+        used = tags_used(action)
+        found |= {value for tag in secret_tags if tag in used and (value := clean_text(values.get(tag, "")))}
+    return tuple(sorted(found))

@@ -15,8 +15,8 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 from agent.mapping.catalog import LIVE_EVENTS
-from agent.settings import DeliverySettings
 from agent.store.records import OutboxState, Profile
+from agent.webhooks.config import DeliveryConfig
 
 Outcome = Literal["delivered", "retry", "give_up"]
 
@@ -80,7 +80,7 @@ class RetryPolicy:
     final_window: float = 86400.0
 
     @classmethod
-    def from_settings(cls, delivery: DeliverySettings) -> RetryPolicy:
+    def from_settings(cls, delivery: DeliveryConfig) -> RetryPolicy:
         return cls(delivery.retry_initial_delay, delivery.retry_max_delay, delivery.live_retry_window,
                    delivery.final_retry_window)
 

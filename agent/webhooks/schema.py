@@ -4,19 +4,26 @@ Input rules: `name` trimmed, 1..100 characters; `method` one of the five, any ca
 (the host, or the whole `scheme://host` base, may be a `{{tag}}`); a query string typed into the URL is moved,
 decoded, into the query list before the explicit entries; the fragment is dropped; rows of a key/value list
 with both key and value empty are dropped, other rows need a key; header names are tokens or tags; `timeout_s`
-is optional, > 0 and <= 300. Unknown fields are ignored (the page may send back read-only ones).
+is optional, a number > 0 and <= 300. Types are strict (`"5"` is not a number). Unknown fields are ignored (the
+page may send back read-only ones).
+
+Output: the credentials of `auth` (bearer token, basic password, api key value) are shown as the mask of
+agent/webhooks/redaction.py, unless they are only a `{{tag}}` (the secret is then the parameter's, masked there);
+an update that sends the mask back keeps the stored credential (`unmask_auth`).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from agent.store.model import METHODS, Action, Auth, Body, KeyValue, Method
 from agent.store.records import pairs_to_json
-from agent.webhooks.request import CONTROL_RE, split_url_query
+from agent.webhooks.request import CONTROL_RE, MASK, split_url_query
+from agent.webhooks.target import parse_target
 from agent.webhooks.template import TAG_RE
 
 MAX_NAME = 100
@@ -26,12 +33,13 @@ _LINE_BREAK_RE = re.compile(r"[\r\n\x00]")
 _HEADER_NAME_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _URL_RE = re.compile(r"(?i)(https?)://([^/?#]*)(.*)", re.DOTALL)
 _TAG_PLACEHOLDER = "T"
+_HOST_PLACEHOLDER = "1"  # valid as a host label and as a port: what a {{tag}} there stands for at save time
 
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
 
 class KeyValueIn(_Model):
@@ -106,7 +114,7 @@ class BasicAuth(_Model):
 
 
 class ApiKeyAuth(_Model):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True, populate_by_name=True)
 
     type: Literal["api_key"]
     key: Annotated[str, Field(min_length=1, max_length=1000)]
@@ -182,12 +190,17 @@ def check_url(url: str) -> str:
         raise ValueError("the URL cannot contain control characters")
     if TAG_RE.match(url):
         return url
-    match = _URL_RE.fullmatch(url)
+    match = _URL_RE.fullmatch(TAG_RE.sub(_HOST_PLACEHOLDER, url))
     if match is None:
         raise ValueError("the URL must start with http:// or https://")
-    host = TAG_RE.sub(_TAG_PLACEHOLDER, match.group(2)).rpartition("@")[2]
+    authority = match.group(2)
+    host = authority.rpartition("@")[2]
     if not host or host.startswith(":") or re.search(r"\s", host):
         raise ValueError("the URL needs a host (a name, an address or a {{tag}}) without spaces")
+    try:
+        parse_target(f"{match.group(1).lower()}://{authority}/")
+    except ValueError as exc:
+        raise ValueError(f"the URL cannot be used: {exc}") from None
     return url
 
 
@@ -239,18 +252,50 @@ def body_to_json(body: Body) -> dict[str, Any]:
     return {"type": "none"}
 
 
-def auth_to_json(auth: Auth) -> dict[str, Any]:
+def shown(credential: str) -> str:
+    """A credential as the admin API shows it: the mask, unless it is empty or only a `{{tag}}`."""
+    return credential if not credential or TAG_RE.fullmatch(credential.strip()) else MASK
+
+
+def auth_to_json(auth: Auth, *, mask: bool = True) -> dict[str, Any]:
+    """The JSON of `auth`, its credentials masked (`mask=False` only to validate a draft that is not shown)."""
+    hide = shown if mask else str
     if auth.type == "bearer":
-        return {"type": "bearer", "token": auth.token}
+        return {"type": "bearer", "token": hide(auth.token)}
     if auth.type == "basic":
-        return {"type": "basic", "username": auth.username, "password": auth.password}
+        return {"type": "basic", "username": auth.username, "password": hide(auth.password)}
     if auth.type == "api_key":
-        return {"type": "api_key", "key": auth.key, "value": auth.value, "in": auth.place}
+        return {"type": "api_key", "key": auth.key, "value": hide(auth.value), "in": auth.place}
     return {"type": "none"}
 
 
-def action_to_json(action: Action, *, active_events: int, undefined: list[str]) -> dict[str, Any]:
-    """The JSON of an action as the admin API returns it (docs/admin-api.md)."""
+class MaskWithoutValue(ValueError):
+    """A credential came back as the mask, but there is no stored one of that kind to keep; `field` names it."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{MASK!r} stands for a stored value and there is none here: type the value itself")
+        self.field = field
+
+
+def unmask_auth(auth: Auth, stored: Auth | None) -> Auth:
+    """`auth` with each credential sent back as the mask replaced by the stored one (same auth type);
+    MaskWithoutValue when there is none to keep (a new action, another auth type)."""
+    same = stored if stored is not None and stored.type == auth.type else Auth()
+
+    def kept(name: str, given: str, before: str) -> str:
+        if given != MASK:
+            return given
+        if not before:
+            raise MaskWithoutValue(f"auth.{name}")
+        return before
+
+    return replace(auth, token=kept("token", auth.token, same.token),
+                   password=kept("password", auth.password, same.password),
+                   value=kept("value", auth.value, same.value))
+
+
+def action_to_json(action: Action, *, active_events: int, undefined: list[str], mask: bool = True) -> dict[str, Any]:
+    """The JSON of an action as the admin API returns it (docs/admin-api.md), credentials masked."""
     return {
         "id": action.id,
         "name": action.name,
@@ -260,7 +305,7 @@ def action_to_json(action: Action, *, active_events: int, undefined: list[str]) 
         "query": pairs_to_json(action.query),
         "headers": pairs_to_json(action.headers),
         "body": body_to_json(action.body),
-        "auth": auth_to_json(action.auth),
+        "auth": auth_to_json(action.auth, mask=mask),
         "timeout_s": action.timeout_s,
         "active_events": active_events,
         "undefined_parameters": list(undefined),

@@ -14,11 +14,12 @@ memory (one row each), which a dead endpoint's backlog still costs.
 
 A slot bounds the requests in flight: it is freed as soon as the response is read, so the next request starts
 while the outcome is committed (group commit: agent/store/deliveries.py). While the database refuses writes
-(locked, disk full: `storehealth.transient`), an attempt keeps its outcome and retries committing it with a
-capped backoff, holding its lane (and its slot, once the store is known to fail): later deliveries of that call
-and action wait, and the row stays pending in the database until the outcome is committed, so a stop or crash
-meanwhile sends it again after the next start (at least once). Its activity row is written late, with the
-attempt's own date. Which row is due next is decided in memory (`Lanes`), so no database read can stop the loop.
+(locked, disk full), an attempt keeps its outcome and the store writer (agent/store/writer.py) retries committing
+it with a capped backoff, holding its lane (and its slot, once the store is known to fail): later deliveries of
+that call and action wait, and the row stays pending in the database until the outcome is committed, so a stop or
+crash meanwhile sends it again after the next start (at least once). Its activity row is written late, with the
+attempt's own date. Which row is due next is decided in memory (`Lanes`), so no database read can stop the loop;
+the pager's reads go through a store writer of their own.
 
 AMI intake goes first: while its queue is backed up (`intake_busy`, a burst of events), each new attempt waits
 up to GIVE_WAY_MAX before it starts, so the CPU goes to reading and tracking; rows are committed all the same.
@@ -29,9 +30,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import aiohttp
@@ -39,21 +39,27 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from agent import __version__
+from agent.ami.events import printable
 from agent.metrics import Metrics
-from agent.settings import DeliverySettings
 from agent.store.facade import Store
-from agent.store.health import WRITE_RETRY, Backoff, StoreHealth, transient
+from agent.store.health import WRITE_RETRY, Backoff, StoreHealth
 from agent.store.model import RenderedRequest
 from agent.store.records import Delivery, NewActivity
+from agent.store.writer import StoreWriter
+from agent.webhooks.config import DeliveryConfig
+from agent.webhooks.failure import describe
 from agent.webhooks.outbox import Lanes
+from agent.webhooks.redaction import redact_text
 from agent.webhooks.retry import AttemptResult, RetryPolicy
+from agent.webhooks.target import target
 
 log = logging.getLogger("agent.delivery")
 
 MESSAGE_LIMIT = 500
-INVALID_URL = "invalid URL: it needs http:// or https:// and a host (the URL is not shown: it may hold a secret)"
 READ_LIMIT = 4096
 WRITER = "delivery outcomes"
+PAGER = "pending deliveries"
+PAGE_RETRY = 5.0  # s before reading pending rows again after an error that is not an outage (a bug, damage)
 WINDOW_PER_SLOT = 8
 GIVE_WAY_STEP = 0.005  # s between looks at the AMI intake while it is backed up
 GIVE_WAY_MAX = 0.25  # s an attempt waits at most for the intake: deliveries slow down in a burst, never stop
@@ -75,9 +81,12 @@ async def _read_some(response: aiohttp.ClientResponse) -> str:
 
 
 def _message(status: int, body: str, location: str | None) -> str:
+    """What the activity log says about an answer (redacted, then cut to MESSAGE_LIMIT, by `send`)."""
     if 300 <= status <= 399:
         return f"redirect {status} to {location or '(no Location)'} not followed"
-    return truncate(body)
+    if body.strip() or 200 <= status <= 299:
+        return body
+    return f"HTTP {status} from the receiver"
 
 
 class Slot:
@@ -95,15 +104,16 @@ class Slot:
 class Sender:
     """Delivers outbox rows; `start()`, `submit(rows)`, `drain(grace)`, `close()`."""
 
-    def __init__(self, store: Store, settings: DeliverySettings, policy: RetryPolicy, metrics: Metrics,
+    def __init__(self, store: Store, settings: DeliveryConfig, policy: RetryPolicy, metrics: Metrics,
                  clock: Callable[[], float] = time.time, *, health: StoreHealth | None = None,
                  backoff: Backoff = WRITE_RETRY, intake_busy: Callable[[], bool] | None = None) -> None:
         self._store = store
         self._intake_busy = intake_busy
         self._health = health or StoreHealth(clock)
-        self._backoff = backoff
-        self._waiting = 0
-        self._late = 0
+        self._outcomes = StoreWriter(WRITER, self._health, late=lambda n: f"recorded {n} delivery outcomes late",
+                                     backoff=backoff)
+        self._reader = StoreWriter(PAGER, self._health, late=lambda _: "pending deliveries read again",
+                                   backoff=backoff)
         self._settings = settings
         self._policy = policy
         self._metrics = metrics
@@ -132,7 +142,7 @@ class Sender:
     @property
     def outcomes_waiting(self) -> int:
         """Attempts made whose outcome the database has not accepted yet."""
-        return self._waiting
+        return self._outcomes.waiting
 
     async def start(self) -> None:
         """Open the session, count the pending rows (the pager loads them) and start sending."""
@@ -158,22 +168,16 @@ class Sender:
 
     async def _page_forever(self) -> None:
         """Keep the work at hand up to the window from the rows left in the database, in emission order."""
-        delays = self._backoff.delays()
         while True:
             pulse = self._pulse
             if not self._behind or self._lanes.ready >= self._window:
                 await pulse.wait()
                 continue
             try:
-                await self._load_page()
-            except Exception as exc:  # supervision point: what is in memory keeps going; the page is read again
-                if transient(exc):
-                    log.warning("could not read pending deliveries (%s); trying again", exc)
-                else:
-                    log.exception("could not read pending deliveries; trying again")
-                await asyncio.sleep(next(delays))
-            else:
-                delays = self._backoff.delays()
+                await self._reader.hold(self._load_page)
+            except Exception:  # supervision point: what is in memory keeps going; the page is read again
+                log.exception("could not read pending deliveries; trying again in %g s", PAGE_RETRY)
+                await asyncio.sleep(PAGE_RETRY)
 
     async def _load_page(self) -> None:
         limit = max(self._window - self._lanes.ready, self._settings.concurrency)
@@ -214,9 +218,9 @@ class Sender:
     async def close(self) -> None:
         """Stop sending (in-flight attempts are cancelled; their rows stay pending) and close the session."""
         tasks = [*self._tasks, *(task for task in (self._loop_task, self._pager) if task is not None)]
-        if self._waiting:
+        if self._outcomes.waiting:
             log.warning("stopping with %d delivery outcomes not recorded (%s): those deliveries stay pending and "
-                        "are sent again after the next start", self._waiting, self._health.error)
+                        "are sent again after the next start", self._outcomes.waiting, self._health.error)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -265,7 +269,7 @@ class Sender:
             await self._attempt(row, slot)
         except Exception:
             log.exception("delivery %d (action %r, call %s) failed internally; retrying later",
-                          row.id, row.action_name, row.call_id)
+                          row.id, row.action_name, printable(row.call_id))
             self._lanes.retry(replace(row, next_attempt_at=self._clock() + self._policy.initial_delay))
         finally:
             slot.release()
@@ -274,8 +278,8 @@ class Sender:
     async def _attempt(self, row: Delivery, slot: Slot) -> None:
         started = self._clock()
         if started > row.expires_at:
-            await self._record(lambda: self._store.settle(row.id, state="expired", attempts=row.attempts,
-                                                          next_attempt_at=started, now=started))
+            await self._outcomes.hold(lambda: self._store.settle(row.id, state="expired", attempts=row.attempts,
+                                                                 next_attempt_at=started, now=started))
             self._finished(row, "expired", f"expired before attempt {row.attempts + 1} could be made")
             return
         result = await self.send(row.request)
@@ -285,45 +289,22 @@ class Sender:
         decision = self._policy.decide(result, attempts, row.expires_at, now)
         activity = NewActivity(row.action_name, row.action_id, row.event, row.call_id, attempts, result.status,
                                result.message, result.duration_ms, started)
-        await self._record(lambda: self._store.settle(row.id, state=decision.state, attempts=attempts,
-                                                      next_attempt_at=decision.next_attempt_at, now=now,
-                                                      activity=activity))
+        await self._outcomes.hold(lambda: self._store.settle(row.id, state=decision.state, attempts=attempts,
+                                                             next_attempt_at=decision.next_attempt_at, now=now,
+                                                             activity=activity))
         self._metrics.attempts.inc("ok" if result.ok else "error")
         log.info("delivery action=%r event=%s call=%s attempt=%d status=%d %.0fms: %s", row.action_name,
-                 row.event, row.call_id, attempts, result.status, result.duration_ms, decision.reason)
+                 row.event, printable(row.call_id), attempts, result.status, result.duration_ms, decision.reason)
         if decision.state == "pending":
             self._lanes.retry(replace(row, attempts=attempts, next_attempt_at=decision.next_attempt_at))
         else:
             self._finished(row, decision.state, "")
 
-    async def _record(self, settle: Callable[[], Awaitable[None]]) -> None:
-        """Commit an outcome; while the store refuses writes (transient errors), wait and try again."""
-        delays = self._backoff.delays()
-        waited = False
-        try:
-            while True:
-                try:
-                    await settle()
-                except sqlite3.Error as exc:
-                    if not transient(exc):
-                        raise
-                    self._waiting += 0 if waited else 1
-                    waited = True
-                    self._health.failed(WRITER, exc)
-                    await asyncio.sleep(next(delays))
-                else:
-                    self._late += 1 if waited else 0
-                    return
-        finally:
-            self._waiting -= 1 if waited else 0
-            if waited and not self._waiting and self._late:
-                self._health.resumed(WRITER, f"recorded {self._late} delivery outcomes late")
-                self._late = 0
-
     def _finished(self, row: Delivery, state: str, note: str) -> None:
         self._metrics.deliveries.inc(state)
         if note:
-            log.warning("delivery action=%r event=%s call=%s: %s", row.action_name, row.event, row.call_id, note)
+            log.warning("delivery action=%r event=%s call=%s: %s", row.action_name, row.event, printable(row.call_id),
+                        note)
         self._lanes.finish(row)
 
     async def send_once(self, request: RenderedRequest, *, action: str, event_name: str) -> AttemptResult:
@@ -333,30 +314,29 @@ class Sender:
         return result
 
     async def send(self, request: RenderedRequest) -> AttemptResult:
-        """One HTTP attempt; never raises for delivery problems (status 0 and the error text instead)."""
+        """One HTTP attempt; never raises for delivery problems (status 0 and the error in plain words instead;
+        a URL that cannot be used is a final failure). The message never holds one of the request's secrets."""
         if self._session is None:
             raise RuntimeError("sender is not started")
         timeout = aiohttp.ClientTimeout(total=request.timeout_s or self._settings.total_timeout,
                                         connect=self._settings.connect_timeout)
         begin = time.perf_counter()
-        try:
-            result = await self._request(self._session, request, timeout)
-        except TimeoutError:
-            result = AttemptResult(0, f"timed out after {timeout.total:g} s", 0.0)
-        except aiohttp.InvalidURL:
-            result = AttemptResult(0, INVALID_URL, 0.0, permanent=True)
-        except (aiohttp.ClientError, OSError) as exc:
-            result = AttemptResult(0, truncate(f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc)), 0.0)
+        url = target(request.url)
+        if isinstance(url, str):
+            result = AttemptResult(0, url, 0.0, permanent=True)
+        else:
+            try:
+                result = await self._request(self._session, request, url, timeout)
+            except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+                result = AttemptResult(0, describe(exc, url, timeout), 0.0, permanent=isinstance(exc, ValueError))
         duration_ms = (time.perf_counter() - begin) * 1000.0
         self._metrics.latency.observe(duration_ms / 1000.0)
-        return replace(result, duration_ms=round(duration_ms, 3))
+        message = truncate(redact_text(result.message, request.secrets))  # redacted whole, so no piece of one is left
+        return replace(result, message=message, duration_ms=round(duration_ms, 3))
 
     @staticmethod
-    async def _request(session: aiohttp.ClientSession, request: RenderedRequest,
+    async def _request(session: aiohttp.ClientSession, request: RenderedRequest, url: URL,
                        limits: aiohttp.ClientTimeout) -> AttemptResult:
-        url = URL(request.url, encoded=True)
-        if url.scheme not in ("http", "https") or not url.host:
-            return AttemptResult(0, INVALID_URL, 0.0, permanent=True)
         async with session.request(
             request.method, url, headers=CIMultiDict(request.headers), data=request.body or None,
             allow_redirects=False, timeout=limits, skip_auto_headers=("Content-Type",),

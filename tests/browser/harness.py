@@ -27,7 +27,7 @@ from aiohttp import web
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-TOKEN = "browser-test-token-5f1c2a"
+TOKEN = "browser-test-token-5f1c2a-0123456789abcdef"
 TRACES = REPO / "tests" / "fixtures" / "ami_traces"
 SCREENSHOTS = REPO / "test-output" / "screenshots"
 CHROMIUM_ARGS = [

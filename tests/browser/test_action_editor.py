@@ -1,6 +1,10 @@
-"""The action editor's body and authorization kinds survive a save and a reload, exactly as the API stores them."""
+"""The action editor's body and authorization kinds survive a save and a reload, exactly as the API stores them
+(credentials masked by the API, kept as typed in the database)."""
 
 from __future__ import annotations
+
+import json
+import sqlite3
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -14,6 +18,14 @@ pytestmark = pytest.mark.browser
 
 def stored(agent: Agent, name: str) -> dict[str, object]:
     return next(a for a in agent.api("GET", "/actions")["items"] if a["name"] == name)
+
+
+def stored_credentials(agent: Agent, name: str) -> dict[str, str]:
+    """The credentials as the database holds them (the API shows them masked)."""
+    with sqlite3.connect(agent.state_dir / "event-agent.db") as db:
+        (parts,) = db.execute("SELECT parts FROM actions WHERE name = ?", (name,)).fetchone()
+    auth = json.loads(parts)["auth"]
+    return {key: auth[key] for key in ("value", "password", "token") if auth[key]}
 
 
 class TestActionEditor:
@@ -40,7 +52,8 @@ class TestActionEditor:
         assert action["method"] == "PUT"
         assert action["body"] == {"type": "x-www-form-urlencoded", "fields": [
             {"key": "caller", "value": "{{caller_id}}"}, {"key": "note", "value": "a&b=c"}]}
-        assert action["auth"] == {"type": "api_key", "key": "apikey", "value": "k-123", "in": "query"}
+        assert action["auth"] == {"type": "api_key", "key": "apikey", "value": "********", "in": "query"}
+        assert stored_credentials(agent, "Form hook") == {"value": "k-123"}
 
         page.reload()
         expect(page.get_by_label("Body fields value 2", exact=True)).to_have_value("a&b=c")
@@ -55,7 +68,8 @@ class TestActionEditor:
         flash(page, "Saved Form hook")
         action = stored(agent, "Form hook")
         assert action["body"]["type"] == "form-data"
-        assert action["auth"] == {"type": "basic", "username": "pbx", "password": "pw-{{Site}}"}
+        assert action["auth"] == {"type": "basic", "username": "pbx", "password": "********"}
+        assert stored_credentials(agent, "Form hook") == {"password": "pw-{{Site}}"}
         assert action["timeout_s"] == 4.5
         assert action["undefined_parameters"] == ["Site"]
         expect(page.get_by_role("button", name="Define parameter Site", exact=True)).to_be_visible()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -11,6 +13,7 @@ from tests.browser.steps import flash, go, sign_in
 pytestmark = pytest.mark.browser
 
 POSTMAN = REPO / "tests" / "fixtures" / "postman"
+SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 
 
 def open_import(page: Page, agent: Agent, fixture: str) -> None:
@@ -68,3 +71,49 @@ class TestPostmanImport:
         expect(page.get_by_text("{{token}}")).to_be_visible()
         expect(page.locator("#postman-notes")).to_contain_text("variable 'base url' is offered as parameter 'base_url'")
         shots(page, "1-report")
+
+
+class TestClashes:
+    def test_parameter_clash_asked(self, page: Page, agent: Agent, shots) -> None:
+        """Given Adyen Test Cards imported (baseUrl = pal-test), when Adyen Session authentication is previewed,
+        then the page shows the baseUrl clash with both hosts and defaults to a new tag; choosing "keep" imports
+        the request on the existing baseUrl."""
+        test_cards = json.loads((POSTMAN / "public" / "adyen_testcards_v1.json").read_text(encoding="utf-8"))
+        agent.api("POST", "/postman/import", {"collection": test_cards, "all": True})
+        open_import(page, agent, "public/adyen_session_authentication_v1.json")
+        clash = page.locator("#postman-clashes li.pm-clash")
+        expect(clash).to_have_count(1)
+        expect(clash).to_contain_text("https://pal-test.adyen.com/pal/services/TestCard/v1")
+        expect(clash).to_contain_text("https://test.adyen.com/authe/api/v1")
+        choice = clash.get_by_role("combobox")
+        expect(choice).to_have_value("new")
+        expect(page.locator("li.pm-item").first).to_contain_text("{{baseUrl}} is already a parameter")
+        shots(page, "1-clash")
+        choice.select_option("keep")
+        page.get_by_label("Select All Actions").check()
+        page.get_by_role("button", name="Import").click()
+        expect(page.locator("#import-result")).to_contain_text("Imported 1 action(s)")
+        session = next(a for a in agent.api("GET", "/actions")["items"] if a["name"].endswith("Create a session token"))
+        assert session["url"] == "{{baseUrl}}/sessions"
+        stored = {p["tag"]: p["value"] for p in agent.api("GET", "/parameters?per_page=500")["items"]}
+        assert stored["baseUrl"] == "https://pal-test.adyen.com/pal/services/TestCard/v1"
+
+    def test_system_tag_asked(self, page: Page, agent: Agent) -> None:
+        """Given a collection variable named caller_id, when imported without a choice, then the page asks first;
+        choosing the live system value imports the request on {{caller_id}}."""
+        collection = {"info": {"name": "c", "schema": SCHEMA}, "variable": [{"key": "caller_id", "value": "100"}],
+                      "item": [{"name": "Notify", "request": "https://crm.example/notify?from={{caller_id}}"}]}
+        sign_in(page, agent)
+        go(page, "Actions")
+        page.get_by_role("link", name="Import Postman Collection").click()
+        page.get_by_label("Postman collection").set_input_files(
+            {"name": "c.json", "mimeType": "application/json", "buffer": json.dumps(collection).encode()})
+        item = page.locator("li.pm-item")
+        expect(item.locator("ul.notes li").first).to_contain_text("{{caller_id}} is a system parameter here")
+        page.get_by_label("Select All Actions").check()
+        page.get_by_role("button", name="Import").click()
+        expect(page.get_by_role("alert")).to_contain_text("Choose what {{caller_id}} should mean")
+        page.locator("#postman-clashes").get_by_role("combobox").select_option("system")
+        page.get_by_role("button", name="Import").click()
+        expect(page.locator("#import-result")).to_contain_text("Imported 1 action(s)")
+        assert agent.api("GET", "/actions")["items"][0]["query"] == [{"key": "from", "value": "{{caller_id}}"}]

@@ -31,7 +31,7 @@ from agent.store.model import Action, KeyValue
 from tests.delivery_support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "reliability-token"
+TOKEN = "reliability-token-0123456789abcdefghijk"
 WAIT = 60.0  # an upper bound for "it happened" on a busy shared machine, never a measurement
 EVENT_ORDER = ("call_incoming", "ringing", "call_hangup", "call_answered", "call_unanswered")
 

@@ -62,8 +62,7 @@ async def burst(tmp_path: Path, copies: int) -> Burst:
     expected = len(golden_copies(TRACES, range(copies)))
     await configure(tmp_path, free_port())
     sim = await SimProcess([stream]).start(pause_at=0)
-    agent = Agent(agent_settings(tmp_path, sim.port, retry_initial_delay=0.01, retry_max_delay=0.05))
-    await agent.start(serve_api=False)
+    agent = await Agent.open(agent_settings(tmp_path, sim.port, retry_initial_delay=0.01, retry_max_delay=0.05))
     try:
         await eventually(lambda: agent.ami.connected, what="login")
         total = count_events(stream)

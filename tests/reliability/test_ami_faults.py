@@ -47,8 +47,7 @@ async def sims() -> AsyncIterator[list[SimProcess]]:
 @asynccontextmanager
 async def running_agent(tmp_path: Path, ami_port: int, rx: Sink, **options: float) -> AsyncIterator[Agent]:
     await configure(tmp_path, rx.port)
-    agent = Agent(agent_settings(tmp_path, ami_port, **options))
-    await agent.start(serve_api=False)
+    agent = await Agent.open(agent_settings(tmp_path, ami_port, **options))
     try:
         yield agent
     finally:

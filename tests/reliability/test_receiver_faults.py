@@ -93,8 +93,7 @@ async def daemon(tmp_path: Path, rx_port: int) -> AsyncIterator[Agent]:
     await configure(tmp_path, rx_port)
     settings = agent_settings(tmp_path, simulator.port, total_timeout=0.5, retry_initial_delay=0.1,
                               retry_max_delay=0.2)
-    agent = Agent(settings)
-    await agent.start()
+    agent = await Agent.open(settings)
     try:
         yield agent
     finally:

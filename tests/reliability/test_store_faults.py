@@ -45,8 +45,7 @@ async def replay(tmp_path: Path, state: Path, rx: Sink) -> AsyncIterator[tuple[A
     simulator.pause_at(0)
     await simulator.start()
     await configure(state, rx.port)
-    agent = Agent(agent_settings(state, simulator.port))
-    await agent.start(serve_api=False)
+    agent = await Agent.open(agent_settings(state, simulator.port))
     try:
         yield agent, simulator
     finally:

@@ -19,6 +19,7 @@ import aiohttp
 from agent.ami.client import AmiClient
 from agent.ami.events import AmiEvent, AmiMessage, ConnectionUp
 from agent.mapping.catalog import SystemEvent
+from agent.mapping.config import compile_mapping
 from agent.mapping.tracker import CallTracker, skim
 from agent.settings import AmiSettings, Settings
 from agent.store.model import Action
@@ -30,7 +31,7 @@ async def main(ami_port: int, rx_port: int) -> None:
     actions: dict[str, Action] = {key: _action(f"a{n}", rx_port) for n, key in enumerate(EVENT_ORDER)}
     queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
     client = AmiClient(AmiSettings(port=ami_port), queue, time.time, skim=skim)
-    tracker = CallTracker(Settings().mapping.compile())
+    tracker = CallTracker(compile_mapping(Settings().mapping))
     tasks: set[asyncio.Task[None]] = set()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -79,8 +79,7 @@ async def peer_kills(tmp_path: Path, kills: int, seed: int) -> tuple[Counter[str
     try:
         async with sink() as rx:
             await configure(tmp_path, rx.port)
-            agent = Agent(agent_settings(tmp_path, sim.port))
-            await agent.start(serve_api=False)
+            agent = await Agent.open(agent_settings(tmp_path, sim.port))
             try:
                 for n in range(len(starts)):
                     if n:

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from agent.admin_api.errors import ApiError
+from agent.admin_api.errors import ApiError, invalid
 from agent.admin_api.payload import paging, read_json
 from agent.admin_api.routing import API_PREFIX, PAGING, Param, Route, deps, path_id
 from agent.admin_api.tryout import dry_run, dry_run_unsaved, test_action
@@ -16,7 +16,7 @@ from agent.mapping.catalog import ALL_PARAMETERS
 from agent.store.facade import Store
 from agent.store.model import Action
 from agent.webhooks.request import display_url
-from agent.webhooks.schema import action_from_json, action_to_json, validation_details
+from agent.webhooks.schema import MaskWithoutValue, action_from_json, action_to_json, unmask_auth, validation_details
 from agent.webhooks.template import undefined_tags
 
 
@@ -51,11 +51,16 @@ class ActionView:
         return doc
 
 
-async def _read_action(request: web.Request) -> Action:
+async def _read_action(request: web.Request, stored: Action | None = None) -> Action:
+    """The action in the body; credentials sent back as the mask keep the `stored` ones."""
     try:
-        return action_from_json(await read_json(request))
+        action = action_from_json(await read_json(request))
     except ValidationError as exc:
         raise ApiError(422, "validation failed", validation_details(exc)) from None
+    try:
+        return replace(action, auth=unmask_auth(action.auth, stored.auth if stored is not None else None))
+    except MaskWithoutValue as exc:
+        raise invalid(exc.field, str(exc)) from None
 
 
 async def _one(request: web.Request, action: Action, status: int = 200) -> web.Response:
@@ -86,8 +91,7 @@ async def create_action(request: web.Request) -> web.Response:
 async def update_action(request: web.Request) -> web.Response:
     api = deps(request)
     ident = action_id(request)
-    await api.store.get_action(ident)
-    action = await _read_action(request)
+    action = await _read_action(request, await api.store.get_action(ident))
     updated = await api.store.update_action(_with_id(action, ident))
     api.on_config_change()
     return await _one(request, updated)

@@ -1,4 +1,6 @@
 // Import a Postman collection: pick a file, preview its requests with the per-item report, select, import.
+// A collection variable whose tag is taken (a custom parameter with another value, or a system parameter) gets a
+// choice: a new tag (the default for a custom parameter), keep, overwrite, or the live system value (asked).
 
 import { h, button, nextId } from "./dom.js";
 import { heading, showErrors, clearErrors, badge, flash, SECRET_DOTS } from "./ui.js";
@@ -29,6 +31,45 @@ function variablesBox(variables) {
       ` Create the ${fresh.length} new variable(s) as custom parameters`)) : null);
 }
 
+const CHOICE_LABELS = {
+  new: (clash) => `Import as a new parameter {{${clash.new_tag}}}`,
+  keep: (clash) => `Keep the existing {{${clash.tag}}} (the requests use its value)`,
+  overwrite: (clash) => `Overwrite {{${clash.tag}}} with the collection's value (for every action)`,
+  system: (clash) => `Use the live system value {{${clash.tag}}}`,
+};
+
+function clashRow(clash) {
+  const id = nextId("clash");
+  const ask = clash.kind === "system";
+  const select = h("select", { id, name: "clash", dataset: { key: clash.key } },
+    ask ? h("option", { value: "", selected: true, disabled: true }, "Choose…") : null,
+    clash.choices.map((choice) => h("option", { value: choice, selected: !ask && choice === clash.choice },
+      CHOICE_LABELS[choice](clash))));
+  const what = ask
+    ? [h("code", {}, `{{${clash.key}}}`), " is a system parameter; the collection sets it to ",
+      h("code", { class: "break" }, clash.value)]
+    : [h("code", {}, `{{${clash.key}}}`), " is already ", h("code", { class: "break" }, clash.existing),
+      "; the collection has ", h("code", { class: "break" }, clash.value)];
+  return h("li", { class: "pm-clash" }, h("label", { for: id }, ...what), " ", select);
+}
+
+function clashesBox(clashes) {
+  if (!clashes || !clashes.length) return null;
+  return h("fieldset", { class: "group", id: "postman-clashes" },
+    h("legend", {}, "Variables whose tag is taken: choose for each"),
+    h("ul", { class: "var-list" }, clashes.map(clashRow)));
+}
+
+function chosen(form) {
+  const choices = {};
+  const missing = [];
+  for (const select of form.querySelectorAll('select[name="clash"]')) {
+    if (select.value) choices[select.dataset.key] = select.value;
+    else missing.push(`{{${select.dataset.key}}}`);
+  }
+  return { choices, missing };
+}
+
 export async function render(root, { api }) {
   const state = { collection: null };
   const fileInput = h("input", { type: "file", id: "postman-file", accept: ".json,application/json" });
@@ -51,7 +92,7 @@ export async function render(root, { api }) {
       (data.notes || []).length ? h("ul", { class: "notes", id: "postman-notes", "aria-label": "About the collection" },
         data.notes.map((note) => h("li", {}, note))) : null,
       h("div", { class: "field check" }, h("label", { for: selectAll.id }, selectAll, " Select All Actions")),
-      list, variablesBox(data.variables),
+      list, clashesBox(data.clashes), variablesBox(data.variables),
       h("div", { class: "buttons" }, button("Import", null, { kind: "primary", type: "submit" }),
         h("a", { href: "#/actions", class: "btn btn-secondary" }, "Go back")));
     importForm.addEventListener("submit", async (event) => {
@@ -62,10 +103,15 @@ export async function render(root, { api }) {
         showErrors(importForm, { message: "Select at least one request to import." });
         return;
       }
+      const { choices, missing } = chosen(importForm);
+      if (missing.length) {
+        showErrors(importForm, { message: `Choose what ${missing.join(", ")} should mean before importing.` });
+        return;
+      }
       try {
         const variables = importForm.querySelector("#postman-variables");
         const result = await api.post("/postman/import",
-          { collection: state.collection, select, variables: variables ? variables.checked : false });
+          { collection: state.collection, select, choices, variables: variables ? variables.checked : false });
         showImported(result);
       } catch (error) {
         showErrors(importForm, error);
