@@ -18,6 +18,7 @@ import pytest
 
 from agent.devtools.demo import DEMO_PARAMETERS, DEMO_RATES, TRACES_DIR, demo_action, demo_settings, demo_traces
 from agent.mapping.catalog import EVENT_KEYS, SystemEvent
+from agent.mapping.config import compile_mapping
 from agent.settings import Settings
 from agent.webhooks.template import tags_used
 from tests.support.loop import rated_replay
@@ -34,8 +35,8 @@ RATED = {"08_outbound_trunk_answered": {"call_cost": "0.13", "call_rating_durati
 
 def demo_replay(trace: Path) -> list[SystemEvent]:
     """The system events of a bundled trace with the demo's mapping settings and rate table."""
-    settings = demo_settings(Settings(), Path("unused"), 5038, "token")
-    return rated_replay(trace, settings.mapping.compile(), DEMO_RATES)
+    settings = demo_settings(Settings(), Path("unused"), 5038, "t" * 32)
+    return rated_replay(trace, compile_mapping(settings.mapping), DEMO_RATES)
 
 
 def golden(trace: Path) -> list[dict[str, object]]:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent.devtools.demo import DEMO_PARAMETERS, DEMO_RATES, demo_simulator, demo_traces, running_agent, sink
+from agent.mapping.config import compile_mapping
 from agent.settings import Settings
 from tests.reliability.report import Row, record
 from tests.support.loop import COMPLETIONS, Recorder, compare, rated_replay
@@ -63,7 +64,7 @@ async def test_demo_stream_for_ten_minutes(tmp_path: Path) -> None:
         async with (sink(lambda _path, body: received.append(json.loads(body))) as url,
                     running_agent(settings, state, simulator.port, url) as run):
             await asyncio.sleep(RUN_S)
-            config = run.settings.mapping.compile()
+            config = compile_mapping(run.settings.mapping)
         recording = tmp_path / "recording.ami"
         recording.write_bytes(await recorder.stop())
     finally:

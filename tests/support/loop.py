@@ -35,7 +35,7 @@ from agent.devtools.demo import demo_traces
 from agent.devtools.replay import feed, replay
 from agent.devtools.trace import read_messages
 from agent.mapping.catalog import ALL_PARAMETERS, EVENT_KEYS, SystemEvent
-from agent.mapping.config import MappingConfig
+from agent.mapping.config import MappingConfig, compile_mapping
 from agent.mapping.tracker import CallTracker
 from agent.settings import MappingSettings
 from agent.store.facade import Store
@@ -277,7 +277,7 @@ class Comparison:
 
 def daemon_replay(recording: Path) -> list[SystemEvent]:
     """Offline replay of a recording with the daemon's mapping settings (defaults, as the runs above use)."""
-    return replay(recording, MappingSettings().compile())
+    return replay(recording, compile_mapping(MappingSettings()))
 
 
 def rated_replay(recording: Path, config: MappingConfig, rates: Iterable[RateRow]) -> list[SystemEvent]:
