@@ -36,8 +36,7 @@ class TestModes:
         """Given umask 022 and no state directory, when the agent starts (generated token) and writes, then the
         directory is 0700 and the database, its -wal and -shm files and the token file are 0600."""
         state = tmp_path / "state"
-        agent = Agent(Settings(state_dir=state, ami=AmiSettings(port=free_port(), reconnect_min=1.0)))
-        await agent.start()
+        agent = await Agent.open(Settings(state_dir=state, ami=AmiSettings(port=free_port(), reconnect_min=1.0)))
         try:
             await agent.store.create_parameter(Parameter("Key", "s3cret", secret=True))
             files = [state / name for name in (DATABASE_FILE, f"{DATABASE_FILE}-wal", f"{DATABASE_FILE}-shm",

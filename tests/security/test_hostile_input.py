@@ -132,7 +132,7 @@ class TestSendTime:
         action = await store.create_action(Action("crm", "POST", "http://{{IP}}/hook?k=1"))
         await store.update_event("call_answered", active=True, action_ids=[action.id or 0])
         await store.set_actions_enabled(True)
-        (queued,) = await Dispatcher(store, policy, lambda rows: None, time.time).dispatch(
+        (queued,) = await Dispatcher(store, policy, lambda rows: None, Metrics(), time.time).dispatch(
             [system_event("call_answered", "c1")])
         await store.delete_action(action.id or 0)
         await store.set_actions_enabled(False)

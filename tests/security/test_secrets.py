@@ -129,8 +129,7 @@ class TestActivityLog:
         async with receivers() as (garbage, flood, refused, echo):
             made = actions(garbage.url, flood.url, refused, echo.url)
             ids = await configure(tmp_path / DATABASE_FILE, made)
-            agent = Agent(daemon_settings(tmp_path, await simulator.start()))
-            await agent.start()
+            agent = await Agent.open(daemon_settings(tmp_path, await simulator.start()))
             try:
                 await eventually(lambda: sum(agent.metrics.deliveries.snapshot().values()) >= EVENTS_IN_TRACE * 4,
                                  "every delivery finished")
