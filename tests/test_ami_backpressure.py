@@ -15,8 +15,10 @@ from agent.devtools.replay import as_line, fixture_config, replay
 from agent.devtools.simulator import AmiSimulator
 from agent.devtools.trace import trace_events
 from agent.mapping.tracker import CallTracker
-from tests.ami_support import TRACES, WAIT, fast_settings, pump
-from tests.reliability.harness import eventually
+from tests.support.ami import pump
+from tests.support.paths import TRACES
+from tests.support.polling import WAIT, eventually
+from tests.support.settings import ami_settings
 
 TRACE_13 = TRACES / "13_load_mixed_35_calls.ami"
 
@@ -112,7 +114,7 @@ class Slow:
 async def slow_link(simulator: AmiSimulator, size: int, **overrides: float) -> AsyncIterator[Slow]:
     port = await simulator.start()
     queue: asyncio.Queue[AmiMessage] = asyncio.Queue(size)
-    client = AmiClient(fast_settings(port, **overrides), queue, lambda: 0.0)
+    client = AmiClient(ami_settings(port, **overrides), queue, lambda: 0.0)
     slow = Slow(client, queue)
     slow.gate.set()
     tasks = [asyncio.create_task(client.run()), asyncio.create_task(slow.consume())]

@@ -16,7 +16,10 @@ from agent.devtools.replay import as_line, fixture_config, replay
 from agent.devtools.simulator import AmiSimulator
 from agent.devtools.trace import trace_events
 from agent.mapping.tracker import CallTracker
-from tests.ami_support import TRACES, WAIT, event_frame, fast_settings, is_lost, is_up, pump, running_link
+from tests.support.ami import event_frame, is_lost, is_up, pump, running_link
+from tests.support.paths import TRACES
+from tests.support.polling import WAIT, eventually
+from tests.support.settings import ami_settings
 
 TRACE_01 = TRACES / "01_internal_answered_caller_hangup.ami"
 TRACE_13 = TRACES / "13_load_mixed_35_calls.ami"
@@ -228,10 +231,7 @@ class TestLogin:
         names the refusal but never the secret."""
         simulator = AmiSimulator([TRACE_01], username="event-agent", secret="right")
         async with running_link(simulator, secret="wrong-secret-xyz") as link:
-            for _ in range(int(WAIT / 0.02)):
-                if link.client.status().failed_attempts >= 2:
-                    break
-                await asyncio.sleep(0.02)
+            await eventually(lambda: link.client.status().failed_attempts >= 2, what="two failed logins")
             status = link.client.status()
         assert status.failed_attempts >= 2
         assert link.queue.empty()
@@ -245,12 +245,9 @@ class TestLogin:
         port = await simulator.start()
         await simulator.stop()
         queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
-        client = AmiClient(fast_settings(port, reconnect_min=5.0, reconnect_max=5.0), queue, time.time)
+        client = AmiClient(ami_settings(port, reconnect_min=5.0, reconnect_max=5.0), queue, time.time)
         task = asyncio.create_task(client.run())
-        for _ in range(int(WAIT / 0.02)):
-            if client.status().failed_attempts:
-                break
-            await asyncio.sleep(0.02)
+        await eventually(lambda: client.status().failed_attempts > 0, what="a failed connection")
         await client.close()
         await asyncio.wait_for(task, WAIT)
         assert client.status().failed_attempts == 1

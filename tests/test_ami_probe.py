@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from agent.ami.probe import ProbeResult, ami_login_probe
 from agent.devtools.simulator import AmiSimulator
-from tests.ami_support import TRACES, fast_settings
+from tests.support.paths import TRACES
+from tests.support.settings import ami_settings
 
 TRACE_10 = TRACES / "10_inbound_queue_204_answers.ami"
 
@@ -14,7 +17,7 @@ TRACE_10 = TRACES / "10_inbound_queue_204_answers.ami"
 async def probe(simulator: AmiSimulator, listen: float = 5.0, **overrides: str) -> ProbeResult:
     port = await simulator.start()
     try:
-        return await ami_login_probe(fast_settings(port, **overrides), listen=listen)
+        return await ami_login_probe(ami_settings(port, **overrides), listen=listen)
     finally:
         await simulator.stop()
 
@@ -36,6 +39,7 @@ class TestProbe:
         assert result.ok
         assert result.timestamps is False
 
+    @pytest.mark.heavy  # a 3 s listening window
     async def test_missing_read_classes(self) -> None:
         """Given a user reading only `call` (and `system`), then dialplan and agent are reported missing."""
         result = await probe(AmiSimulator([TRACE_10], read_classes={"call", "system"}), listen=3.0)
@@ -73,7 +77,7 @@ class TestProbe:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        result = await ami_login_probe(fast_settings(port))
+        result = await ami_login_probe(ami_settings(port))
         assert not result.ok
         assert result.message.startswith(f"cannot connect to 127.0.0.1:{port}")
         assert (result.reachable, result.reason) == (False, "connection refused")

@@ -9,18 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.api_harness import NOW, Api, Sink, action_json, running_api, sink_server
+from tests.support.api import NOW, Api, action_json, running_api
+from tests.support.receiver import Receiver, Reply
 
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
     async with running_api(tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[Sink]:
-    async with sink_server() as running:
         yield running
 
 
@@ -164,31 +159,33 @@ class TestList:
 
 
 class TestSaveAndTest:
-    async def test_sends_and_records(self, api: Api, sink: Sink) -> None:
-        """Given an action to the sink, when tested, then it is sent with sample values and logged as test.<id>.<t>."""
+    async def test_sends_and_records(self, api: Api, rx: Receiver) -> None:
+        """Given an action to the receiver, when tested, then it is sent with sample values, the result carries
+        the receiver's answer, and it is logged as test.<id>.<t>."""
+        rx.on("/hook", Reply(200, "thanks from the CRM"))
         await api.call("POST", "/api/v1/parameters", json={"tag": "API_Key", "value": "k-1", "secret": True})
-        created = await _create(api, url=f"{sink.url}/hook")
+        created = await _create(api, url=f"{rx.url}/hook")
         status, body = await api.call("POST", f"/api/v1/actions/{created['id']}/test")
         event = f"test.{created['id']}.{int(NOW.timestamp())}"
         assert status == 200
-        assert (body["status"], body["message"], body["event"]) == (200, "sink says 200", event)
-        method, target, sent = sink.received[0]
-        assert (method, target) == ("POST", "/hook?caller=201")
-        assert json.loads(sent) == {"event": event, "call": f"{int(NOW.timestamp())}.1"}
+        assert (body["status"], body["message"], body["event"]) == (200, "thanks from the CRM", event)
+        (sent,) = rx.requests
+        assert (sent.method, sent.path_qs, sent.header("X-Key")) == ("POST", "/hook?caller=201", "k-1")
+        assert sent.json() == {"event": event, "call": f"{int(NOW.timestamp())}.1"}
         _, log = await api.call("GET", "/api/v1/activity")
         assert log["items"][0]["event"] == event
         assert (log["items"][0]["action"], log["items"][0]["status"]) == ("crm", 200)
 
-    async def test_values_override(self, api: Api, sink: Sink) -> None:
+    async def test_values_override(self, api: Api, rx: Receiver) -> None:
         """Given values in the body, when tested, then they replace the samples."""
-        created = await _create(api, url=f"{sink.url}/hook")
+        created = await _create(api, url=f"{rx.url}/hook")
         await api.call("POST", f"/api/v1/actions/{created['id']}/test", json={"values": {"caller_id": "555"}})
-        assert sink.received[0][1] == "/hook?caller=555"
+        assert [sent.path_qs for sent in rx.requests] == ["/hook?caller=555"]
 
-    async def test_failure_recorded(self, api: Api, sink: Sink) -> None:
-        """Given a sink answering 500, when tested, then the result and the activity row carry 500."""
-        sink.status = 500
-        created = await _create(api, url=f"{sink.url}/hook")
+    async def test_failure_recorded(self, api: Api, rx: Receiver) -> None:
+        """Given a receiver answering 500, when tested, then the result and the activity row carry 500."""
+        rx.answer = Reply(500, "boom")
+        created = await _create(api, url=f"{rx.url}/hook")
         _, body = await api.call("POST", f"/api/v1/actions/{created['id']}/test")
         assert body["status"] == 500
         rows, total = await api.store.search_activity(status=500)
@@ -199,14 +196,14 @@ class TestSaveAndTest:
         assert (await api.call("POST", "/api/v1/actions/5/test"))[0] == 404
         assert (await api.store.search_activity())[1] == 0
 
-    async def test_bad_values(self, api: Api, sink: Sink) -> None:
+    async def test_bad_values(self, api: Api, rx: Receiver) -> None:
         """Given values that are not strings, when tested, then 422 naming the value and nothing is sent."""
-        created = await _create(api, url=f"{sink.url}/hook")
+        created = await _create(api, url=f"{rx.url}/hook")
         status, body = await api.call("POST", f"/api/v1/actions/{created['id']}/test",
                                       json={"values": {"caller_id": 5}})
         assert status == 422
         assert body["details"][0]["field"] == "values.caller_id"
-        assert sink.received == []
+        assert rx.requests == []
 
 
 class TestDryRun:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.store.records import NewActivity
-from tests.api_harness import Api, running_api
+from tests.support.api import Api, running_api
 
 
 @pytest.fixture

@@ -8,19 +8,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from agent.admin_api.auth import FAILURE_BUDGET, TokenUnavailable, authorized, is_loopback, load_or_create_token
 from agent.app import admin_token
-from agent.settings import AdminSettings, Settings, SettingsError
-from tests.api_harness import TOKEN, Api, running_api
+from agent.settings import Settings, SettingsError
+from tests.support.api import Api, running_api
+from tests.support.settings import TOKEN, agent_settings
 
 LONG = "s3cret-token-of-32-characters-at-least"
 
 
 def _settings(tmp_path: Path, host: str = "127.0.0.1", token: str | None = None) -> Settings:
-    admin = AdminSettings(host=host, token=SecretStr(token) if token is not None else None)
-    return Settings(state_dir=tmp_path / "state", admin=admin)
+    """Settings whose admin API binds `host` with `token` (None: no token configured)."""
+    return agent_settings(tmp_path / "state", admin={"host": host, "token": token})
 
 
 class TestLoadOrCreateToken:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api_harness import TOKEN, Api, action_json, running_api
+from tests.support.api import Api, action_json, running_api
+from tests.support.settings import TOKEN
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.mapping.catalog import EVENT_KEYS
-from tests.api_harness import Api, action_json, running_api
+from tests.support.api import Api, action_json, running_api
 
 
 @pytest.fixture

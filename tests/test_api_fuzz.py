@@ -18,7 +18,9 @@ from agent.admin_api.app import all_routes
 from agent.admin_api.deps import TestResult
 from agent.store.model import Action
 from agent.webhooks.request import render
-from tests.api_harness import Api, action_json, running_api
+from tests.support.api import Api, action_json, running_api
+
+pytestmark = pytest.mark.heavy  # long property runs: left out of `make quick`
 
 ROUTES = [(route.method, route.path) for route in all_routes()]
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

@@ -10,7 +10,7 @@ import pytest
 
 from agent.mapping.catalog import EXTRA_PARAMETERS, SYSTEM_PARAMETERS
 from agent.store.model import Parameter
-from tests.api_harness import Api, action_json, running_api
+from tests.support.api import Api, action_json, running_api
 
 
 @pytest.fixture

@@ -12,14 +12,14 @@ import pytest
 
 from agent.store.facade import Conflict, Store
 from agent.store.model import Action, Parameter
-from tests.api_harness import Api, action_json, running_api
+from tests.support.api import Api, action_json, running_api
+from tests.support.paths import POSTMAN
 
-FIXTURES = Path(__file__).parent / "fixtures" / "postman"
-PBXWARE = FIXTURES / "pbxware_dashboard.postman_collection.json"
+PBXWARE = POSTMAN / "pbxware_dashboard.postman_collection.json"
 
 
 def _load(name: str) -> dict[str, Any]:
-    return dict(json.loads((FIXTURES / name).read_text(encoding="utf-8")))
+    return dict(json.loads((POSTMAN / name).read_text(encoding="utf-8")))
 
 
 def _requests(collection: dict[str, Any]) -> list[dict[str, Any]]:
@@ -53,7 +53,7 @@ class TestPreview:
         await api.call("POST", "/api/v1/parameters", json={"tag": "port", "value": "1"})
         await api.call("POST", "/api/v1/parameters", json={"tag": "legacy", "value": "v"})
         status, body = await api.call("POST", "/api/v1/postman/preview",
-                                      data=(FIXTURES / "checklist_v21.postman_collection.json").read_bytes())
+                                      data=(POSTMAN / "checklist_v21.postman_collection.json").read_bytes())
         assert status == 200
         variables = {variable["key"]: variable for variable in body["variables"]}
         assert (variables["port_1"]["value"], variables["port_2"]["value"]) == ("8080", "9090")
@@ -71,7 +71,7 @@ class TestPreview:
         """Given the checklist collection, when previewed, then the collection-level notes, each item's folder and
         each variable's secret flag are in the response (and declared in the OpenAPI document)."""
         status, body = await api.call("POST", "/api/v1/postman/preview",
-                                      data=(FIXTURES / "checklist_v21.postman_collection.json").read_bytes())
+                                      data=(POSTMAN / "checklist_v21.postman_collection.json").read_bytes())
         assert status == 200
         assert "variable 'base url' is offered as parameter 'base_url'" in body["notes"]
         assert body["items"][20]["folder"] == "Bodies / Deep / Deeper"
@@ -88,8 +88,8 @@ class TestPreview:
     @pytest.mark.parametrize(
         ("data", "status", "words"),
         [(b"{not json", 400, "malformed JSON"),
-         ((FIXTURES / "v1.postman_collection.json").read_bytes(), 422, "v1"),
-         ((FIXTURES / "environment.postman_environment.json").read_bytes(), 422, "environment"),
+         ((POSTMAN / "v1.postman_collection.json").read_bytes(), 422, "v1"),
+         ((POSTMAN / "environment.postman_environment.json").read_bytes(), 422, "environment"),
          (json.dumps({"info": {"name": "x", "schema": "https://example.com/v9.9.9/x.json"}, "item": []}).encode(),
           422, "unknown collection schema"),
          (b"[]", 422, "JSON object")],

@@ -7,15 +7,15 @@ import io
 import socket
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 
 import pytest
 
 from agent.cli.checkconfig import check_config, check_config_main
 from agent.devtools.simulator import AmiSimulator
 from agent.settings import Settings
+from tests.support.paths import TRACES
 
-TRACE = Path(__file__).parent / "fixtures" / "ami_traces" / "08_outbound_trunk_answered.ami"
+TRACE = TRACES / "08_outbound_trunk_answered.ami"
 USER, SECRET = "event-agent", "pbx-s3cret"
 Simulated = Callable[..., AbstractAsyncContextManager[int]]
 
@@ -123,6 +123,7 @@ class TestCheckConfig:
         assert "EVENT_AGENT_AMI__SECRET is empty" in text
         assert "EVENT_AGENT_ADMIN__TOKEN is empty: the agent will refuse to start" in text
 
+    @pytest.mark.heavy  # a full 5 s listening window
     async def test_main_prints(self, capsys: pytest.CaptureFixture[str]) -> None:
         """check_config_main runs its own loop and prints to stdout (run in a thread beside the simulator)."""
         async with _simulator() as port:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,8 @@ from agent.devtools.replay import as_line
 from agent.devtools.trace import read_frames
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "install.md"
 TRACES = ROOT / "tests" / "fixtures" / "ami_traces"
 ASTERISK22 = sorted(path.name for path in TRACES.glob("[0-9][0-9]_*.ami"))

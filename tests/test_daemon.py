@@ -8,29 +8,28 @@ import json
 import os
 import signal
 import sqlite3
-import sys
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote
 
 import aiohttp
-from pydantic import SecretStr
+import pytest
 
 from agent.admin_api.rates import rate_table
 from agent.app import DATABASE_FILE, Agent, serve
 from agent.devtools.simulator import AmiSimulator
 from agent.mapping.catalog import EVENT_KEYS
-from agent.settings import AdminSettings, AmiSettings, Settings
 from agent.store.facade import NewActivity, Store
 from agent.store.model import Action, Body, Parameter
 from agent.store.records import RateRow
-from tests.delivery_support import Received, fast_delivery, free_port, receiver
+from tests.support.agent_runner import Daemon, running_agent
+from tests.support.paths import TRACES
+from tests.support.polling import eventually
+from tests.support.receiver import Received, Receiver, free_port, receiver
+from tests.support.settings import TOKEN, agent_settings
 
-ROOT = Path(__file__).resolve().parent.parent
-TRACE = ROOT / "tests/fixtures/ami_traces/13_load_mixed_35_calls.ami"
+TRACE = TRACES / "13_load_mixed_35_calls.ami"
 GOLDEN = TRACE.with_name("13_load_mixed_35_calls.expected.jsonl")
-TOKEN = "test-token-0123456789abcdefghijklmnop"
 BODY = ('{"event_id": "{{event_id}}", "caller_id": "{{caller_id}}", "calling_name": "{{calling_name}}", '
         '"called_number": "{{called_number}}", "unix_time": "{{unix_time}}", "duration": "{{duration}}", '
         '"talk_duration": "{{talk_duration}}", "dial_status": "{{dial_status}}", "hangup_by": "{{hangup_by}}"}')
@@ -59,9 +58,8 @@ def expected() -> list[dict[str, str]]:
 def seen(request: Received) -> dict[str, str]:
     """What one request carried: path, query and JSON body fields."""
     _, event, call_id = request.path.split("/")
-    query = dict(parse_qsl(request.query_string, keep_blank_values=True))
-    body = json.loads(request.body)
-    return {"event": event, "call_id": unquote(call_id), "extension": query["ext"], "direction": query["dir"], **body}
+    query = request.query
+    return {"event": event, "call_id": call_id, "extension": query["ext"], "direction": query["dir"], **request.json()}
 
 
 def matches(got: list[dict[str, str]], want: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -76,37 +74,27 @@ def by_call(items: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
     return calls
 
 
-def settings_for(state_dir: Path, ami_port: int) -> Settings:
-    return Settings(
-        state_dir=state_dir,
-        ami=AmiSettings(host="127.0.0.1", port=ami_port, reconnect_min=0.1, reconnect_max=0.5),
-        admin=AdminSettings(host="127.0.0.1", port=0, token=SecretStr(TOKEN)),
-        delivery=fast_delivery(),
-    )
-
-
 class TestAgent:
     async def test_replay_trace(self, tmp_path: Path) -> None:
         """Given a 35-call trace served over AMI, when the agent runs, then each call's requests match the golden."""
         simulator = AmiSimulator([TRACE], speed=0)
         ami_port = await simulator.start()
         want = expected()
-        async with receiver() as rx:
-            await configure(tmp_path, rx.port)
-            agent = await Agent.open(settings_for(tmp_path, ami_port))
-            try:
-                await rx.wait_for(len(want), within=60)
-                await agent.run_until_idle()
-                got = [seen(r) for r in rx.requests]
-                calls, golden = by_call(got), by_call(want)
-                assert sorted(calls) == sorted(golden)
-                for call_id, events in golden.items():
-                    assert matches(calls[call_id], events) == events, call_id
-                assert len({g["event_id"] for g in got}) == len(want)
-                await self._check_api(agent)
-            finally:
-                await agent.stop()
-                await simulator.stop()
+        try:
+            async with receiver() as rx:
+                await configure(tmp_path, rx.port)
+                async with running_agent(agent_settings(tmp_path, ami_port)) as agent:
+                    await rx.wait_for(len(want))
+                    await agent.run_until_idle()
+                    got = [seen(r) for r in rx.requests]
+                    calls, golden = by_call(got), by_call(want)
+                    assert sorted(calls) == sorted(golden)
+                    for call_id, events in golden.items():
+                        assert matches(calls[call_id], events) == events, call_id
+                    assert len({g["event_id"] for g in got}) == len(want)
+                    await self._check_api(agent)
+        finally:
+            await simulator.stop()
 
     async def _check_api(self, agent: Agent) -> None:
         base = f"http://127.0.0.1:{agent.api_port}"
@@ -126,14 +114,13 @@ class TestAgent:
         simulator = AmiSimulator([TRACE], speed=0)
         ami_port = await simulator.start()
         await configure(tmp_path, free_port())
-        settings = settings_for(tmp_path, ami_port).model_copy(
-            update={"delivery": fast_delivery(drain_grace_period=0.2, retry_initial_delay=5, retry_max_delay=5)})
-        agent = await Agent.open(settings)
+        settings = agent_settings(tmp_path, ami_port, drain_grace_period=0.2, retry_initial_delay=5,
+                                  retry_max_delay=5)
         try:
-            await agent.pump.wait_processed(1)
-            await agent.sender.wait_quiet()
+            async with running_agent(settings) as agent:
+                await agent.pump.wait_processed(1)
+                await agent.sender.wait_quiet()
         finally:
-            await agent.stop()
             await simulator.stop()
         with sqlite3.connect(tmp_path / DATABASE_FILE) as db:
             states = dict(db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
@@ -144,8 +131,7 @@ class TestAgent:
 class TestHousekeeping:
     async def test_purge(self, tmp_path: Path) -> None:
         """Given activity rows 40 days and 1 day old, when the agent purges (30-day retention), the new one stays."""
-        agent = await Agent.open(settings_for(tmp_path, free_port()))
-        try:
+        async with running_agent(agent_settings(tmp_path, free_port())) as agent:
             now = time.time()
             for age_days in (40, 1):
                 await agent.store.add_activity(NewActivity("a", 1, "call_answered", "c", 1, 200, "ok", 1.0,
@@ -153,8 +139,6 @@ class TestHousekeeping:
             await agent.retention.purge()
             items, _ = await agent.store.search_activity()
             assert [round((now - a.date) / 86400) for a in items] == [1]
-        finally:
-            await agent.stop()
 
     def test_rate_table(self) -> None:
         """Given stored rates, when turned into the tracker's rater, then it prices; invalid rates give none."""
@@ -168,34 +152,27 @@ class TestHousekeeping:
 
 
 class TestServe:
-    async def test_port_taken(self, tmp_path: Path) -> None:
+    async def test_port_taken(self, tmp_path: Path, rx: Receiver) -> None:
         """Given the admin port already taken, when the daemon starts, then it stops cleanly with status 1."""
-        async with receiver() as taken:
-            settings = settings_for(tmp_path, free_port())
-            settings = settings.model_copy(update={"admin": AdminSettings(port=taken.port, token=SecretStr(TOKEN))})
-            assert await serve(settings) == 1
+        assert await serve(agent_settings(tmp_path, free_port(), admin={"port": rx.port})) == 1
 
     async def test_sigterm(self, tmp_path: Path) -> None:
         """Given a running daemon, when it gets SIGTERM, then it drains and returns 0."""
-        task = asyncio.create_task(serve(settings_for(tmp_path, free_port())))
-        for _ in range(400):
-            if (tmp_path / DATABASE_FILE).exists():
-                break
-            await asyncio.sleep(0.01)
+        task = asyncio.create_task(serve(agent_settings(tmp_path, free_port())))
+        await eventually((tmp_path / DATABASE_FILE).exists, what="the store opened")
         os.kill(os.getpid(), signal.SIGTERM)
         assert await task == 0
 
 
 class TestAdminWiring:
-    async def test_config_without_restart(self, tmp_path: Path) -> None:
+    async def test_config_without_restart(self, tmp_path: Path, rx: Receiver) -> None:
         """Given a running agent with nothing configured, when an action is set up and tested through the API,
         then Save & Test reaches the receiver and the next call's event is delivered without a restart."""
         simulator = AmiSimulator([TRACE.with_name("01_internal_answered_caller_hangup.ami")], speed=0)
         simulator.pause_at(0)
         ami_port = await simulator.start()
-        async with receiver() as rx:
-            agent = await Agent.open(settings_for(tmp_path, ami_port))
-            try:
+        try:
+            async with running_agent(agent_settings(tmp_path, ami_port)) as agent:
                 base = f"http://127.0.0.1:{agent.api_port}/api/v1"
                 async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
                     action_id = await self._configure(http, base, rx.url)
@@ -209,9 +186,8 @@ class TestAdminWiring:
                         activity = await response.json()
                 assert [r.path for r in rx.requests] == ["/" + tested["event"], "/call_answered"]
                 assert [a["event"] for a in activity["items"]] == ["call_answered", tested["event"]]
-            finally:
-                await agent.stop()
-                await simulator.stop()
+        finally:
+            await simulator.stop()
 
     @staticmethod
     async def _configure(http: aiohttp.ClientSession, base: str, url: str) -> int:
@@ -227,40 +203,13 @@ class TestAdminWiring:
         return action_id
 
 
-def _env(state_dir: Path, ami_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENT_AGENT_")}
-    env.update({
-        "EVENT_AGENT_STATE_DIR": str(state_dir),
-        "EVENT_AGENT_AMI__PORT": str(ami_port),
-        "EVENT_AGENT_AMI__RECONNECT_MIN": "0.1",
-        "EVENT_AGENT_AMI__RECONNECT_MAX": "0.5",
-        "EVENT_AGENT_ADMIN__PORT": "0",
-        "EVENT_AGENT_ADMIN__TOKEN": TOKEN,
-        "EVENT_AGENT_DELIVERY__RETRY_INITIAL_DELAY": "0.05",
-        "EVENT_AGENT_DELIVERY__RETRY_MAX_DELAY": "0.2",
-        "EVENT_AGENT_DELIVERY__CONNECT_TIMEOUT": "1",
-        "EVENT_AGENT_DELIVERY__LIVE_RETRY_WINDOW": "3600",
-    })
-    return env
+def _outbox_rows(path: Path) -> int:
+    with contextlib.suppress(sqlite3.OperationalError), sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+    return 0
 
 
-async def _spawn(state_dir: Path, ami_port: int, log: Path) -> asyncio.subprocess.Process:
-    with log.open("ab") as out:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "agent", "run", cwd=ROOT, env=_env(state_dir, ami_port), stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-
-
-async def _outbox_rows(path: Path, count: int) -> None:
-    for _ in range(1200):
-        with contextlib.suppress(sqlite3.OperationalError), sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            if db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] >= count:
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"fewer than {count} outbox rows")
-
-
+@pytest.mark.heavy  # the agent as a process, SIGKILLed
 class TestProcess:
     async def test_sigkill_loses_nothing(self, tmp_path: Path) -> None:
         """Given deliveries pending (receiver down), when the process is SIGKILLed and restarted, all arrive."""
@@ -269,25 +218,23 @@ class TestProcess:
         rx_port = free_port()
         await configure(tmp_path, rx_port)
         want = expected()
-        first = await _spawn(tmp_path, ami_port, tmp_path / "agent.log")
+        daemon = Daemon(tmp_path, ami_port)
         try:
-            await _outbox_rows(tmp_path / DATABASE_FILE, len(want))
+            await daemon.start()
+            await eventually(lambda: _outbox_rows(tmp_path / DATABASE_FILE) >= len(want), what="every outbox row")
         finally:
-            first.kill()
-            await first.wait()
+            await daemon.kill()
             await simulator.stop()
         async with receiver(rx_port) as rx:
-            second = await _spawn(tmp_path, ami_port, tmp_path / "agent.log")
             try:
-                await rx.wait_for(len(want), within=60)
+                await daemon.start()
+                await rx.wait_for(len(want))
             finally:
-                second.send_signal(signal.SIGTERM)
-                code = await second.wait()
+                code = await daemon.stop()
             got = [seen(r) for r in rx.requests]
         assert code == 0
         key = ("event", "call_id", "extension")
         assert Counter(tuple(g[k] for k in key) for g in got) == Counter(tuple(w[k] for k in key) for w in want)
         with sqlite3.connect(tmp_path / DATABASE_FILE) as db:
             assert db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall() == [("delivered", 130)]
-        log = (tmp_path / "agent.log").read_text(encoding="utf-8")
-        assert TOKEN not in log
+        assert TOKEN not in daemon.log_text()

@@ -28,10 +28,10 @@ from agent.store.health import StoreHealth
 from agent.store.model import Action
 from agent.webhooks.dispatcher import Dispatcher
 from agent.webhooks.retry import RetryPolicy
-from tests.delivery_support import RecordingSink, system_event
-from tests.test_replay_fixtures import expected_lines, mismatches
+from tests.support.delivery import RecordingSink, system_event
+from tests.support.paths import TRACES
+from tests.support.tracker import expected_lines, mismatches
 
-TRACES = Path(__file__).parent / "fixtures/ami_traces"
 TRACE = TRACES / "01_internal_answered_caller_hangup.ami"
 DAYS_LATER = 6 * 86400.0  # the wall clock of a simulator replaying the recording six days after it was made
 TICK = 0.5  # s: the housekeeping period the tests set (EVENT_AGENT_MAPPING__HOUSEKEEPING_INTERVAL)

@@ -9,7 +9,9 @@ from agent.store.facade import Store
 from agent.store.model import Action, Body, KeyValue, Parameter
 from agent.store.records import Delivery
 from agent.webhooks.request import render
-from tests.delivery_support import Engine, Reply, engine, fast_delivery, free_port, receiver, system_event
+from tests.support.delivery import Engine, engine, system_event
+from tests.support.receiver import Reply, free_port, receiver
+from tests.support.settings import fast_delivery
 from tests.support.store_rows import delivery, outbox_counts
 
 

@@ -18,8 +18,11 @@ from agent.store.model import Action, RenderedRequest
 from agent.store.records import NewActivity, NewDelivery
 from agent.webhooks.dispatcher import RENDER_CHUNK
 from agent.webhooks.retry import RetryPolicy
-from agent.webhooks.sender import GIVE_WAY_MAX, Sender
-from tests.delivery_support import Receiver, engine, fast_delivery, receiver, system_event
+from agent.webhooks.sender import GIVE_WAY_MAX, GIVE_WAY_STEP, Sender
+from tests.support.delivery import engine, system_event
+from tests.support.polling import eventually
+from tests.support.receiver import Receiver, receiver
+from tests.support.settings import fast_delivery
 from tests.support.store_rows import delivery, outbox_counts
 
 
@@ -147,16 +150,25 @@ class TestIntakeFirst:
             await asyncio.sleep(GIVE_WAY_MAX / 2)
             assert rx.requests == []
             busy[0] = False
-            await rx.wait_for(1, within=5.0)
-            async with asyncio.timeout(5.0):
-                while outbox_counts(store) != {"delivered": 1}:  # noqa: ASYNC110 (polls the database)
-                    await asyncio.sleep(0.01)
+            await rx.wait_for(1)
+            await eventually(lambda: outbox_counts(store) == {"delivered": 1}, what="the row recorded as delivered")
+            assert [r.path for r in rx.requests] == ["/x"]
 
     async def test_a_long_burst_slows_attempts_but_never_stops_them(self, tmp_path: Path) -> None:
-        """Given an intake that stays backed up, when a row is committed, then it is still delivered (each
-        attempt waits at most GIVE_WAY_MAX)."""
-        async with given_way(tmp_path, lambda: True) as (_, rx):
-            await rx.wait_for(1, within=5.0)
+        """Given an intake that stays backed up, when a row is committed, then its attempt first gives way for
+        the whole of GIVE_WAY_MAX (the sender looks at the intake every GIVE_WAY_STEP all that while) and is
+        then made all the same: the row is delivered, once."""
+        looks: list[bool] = []
+
+        def busy() -> bool:
+            looks.append(True)
+            return True
+
+        async with given_way(tmp_path, busy) as (store, rx):
+            await rx.wait_for(1)
+            await eventually(lambda: outbox_counts(store) == {"delivered": 1}, what="the row recorded as delivered")
+            assert [r.path for r in rx.requests] == ["/x"]
+        assert len(looks) >= round(GIVE_WAY_MAX / GIVE_WAY_STEP)
 
 
 @contextlib.asynccontextmanager

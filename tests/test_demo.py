@@ -22,9 +22,9 @@ from agent.mapping.config import compile_mapping
 from agent.settings import Settings
 from agent.webhooks.template import tags_used
 from tests.support.loop import rated_replay
+from tests.support.paths import ROOT, TRACES
+from tests.support.polling import eventually
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures" / "ami_traces"
 POLL_LIMIT_S = 90.0
 # Trace 08: 201 dials 15551239876 through the trunk. DialEnd ANSWER at 1795872004.588782, last Hangup at
 # 1795872008.596038: 4.007256 s billable, 5 whole seconds. The demo rate (prefix 1555, minimum 30 s, increment
@@ -40,7 +40,7 @@ def demo_replay(trace: Path) -> list[SystemEvent]:
 
 
 def golden(trace: Path) -> list[dict[str, object]]:
-    text = (FIXTURES / f"{trace.stem}.expected.jsonl").read_text(encoding="utf-8")
+    text = (TRACES / f"{trace.stem}.expected.jsonl").read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
@@ -49,7 +49,7 @@ class TestDemoTraces:
     def test_replays_to_golden(self, trace: Path) -> None:
         """Given a bundled trace (the recorded fixture, byte for byte), when replayed with the demo's settings and
         rate, then its events are the golden ones, every golden value equal; call_cost as worked out above."""
-        assert trace.read_bytes() == (FIXTURES / trace.name).read_bytes()
+        assert trace.read_bytes() == (TRACES / trace.name).read_bytes()
         expected = golden(trace)
         actual = demo_replay(trace)
         assert [(event.name, event.params["extension"]) for event in actual] == [
@@ -82,17 +82,17 @@ async def _line(process: asyncio.subprocess.Process) -> str:
 
 async def _delivered(session: aiohttp.ClientSession, admin: str, token: str) -> list[dict[str, object]]:
     """Poll the activity log (bounded) until it holds delivered attempts."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + POLL_LIMIT_S
-    while loop.time() < deadline:
+    items: list[dict[str, object]] = []
+
+    async def some() -> bool:
         async with session.get(f"{admin}api/v1/activity", params={"failed": "false"},
                                headers={"Authorization": f"Bearer {token}"}) as response:
             assert response.status == 200
-            items: list[dict[str, object]] = (await response.json())["items"]
-        if items:
-            return items
-        await asyncio.sleep(0.5)
-    return []
+            items[:] = (await response.json())["items"]
+        return bool(items)
+
+    await eventually(some, within=POLL_LIMIT_S, every=0.5, what="delivered activity")
+    return items
 
 
 async def _run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
@@ -109,6 +109,7 @@ class TestDemo:
         assert tags_used(demo_action("http://127.0.0.1:1")) == {*DEMO_PARAMETERS, "Demo_API_Key"}
         assert {"call_cost", "call_rating_duration", "date", "time", "duration"} <= set(DEMO_PARAMETERS)
 
+    @pytest.mark.heavy  # the demo as a process
     async def test_demo_runs_and_stops(self, tmp_path: Path) -> None:
         """Given `event-agent demo`, when run, then Admin/Token/Status lines, delivered activity, the printed
         `event-agent status` command reports the AMI link up, and exit 0 on SIGINT."""
@@ -129,7 +130,6 @@ class TestDemo:
             output = asyncio.gather(process.stdout.read(), process.stderr.read())
             async with aiohttp.ClientSession() as session:
                 items = await _delivered(session, admin.group(1), token.group(1))
-            assert items, "no delivered activity within the polling limit"
             assert items[0]["action"] == "Demo sink"
             assert items[0]["status"] == 200
             status = await _run(shlex.split(status_line.removeprefix("Status: ")), env, tmp_path)

@@ -24,8 +24,8 @@ from agent.admin_api.app import all_routes
 from agent.admin_api.routing import API_PREFIX, Route
 from agent.mapping.catalog import ALL_PARAMETERS, EVENTS
 from agent.settings import Settings
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = {path.name: path.read_text(encoding="utf-8") for path in sorted(DOCS.glob("*.md"))}
 README = (ROOT / "README.md").read_text(encoding="utf-8")

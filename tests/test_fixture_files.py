@@ -17,8 +17,8 @@ from agent.devtools.trace import read_frames
 from agent.mapping.catalog import CALL_ANSWERED, CALL_HANGUP, CALL_UNANSWERED, EVENT_KEYS
 from agent.mapping.config import compile_mapping
 from agent.settings import MappingSettings
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "ami_traces"
 CONVERTER = ROOT / "scripts" / "convert_public_trace.py"
 TRACES = sorted(FIXTURES.glob("*.ami"))

@@ -9,11 +9,17 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+
+pytestmark = pytest.mark.heavy  # real installs into a temporary root: left out of `make quick`
+
 INSTALL = ROOT / "scripts" / "install.sh"
 UNINSTALL = ROOT / "scripts" / "uninstall.sh"
 OFFLINE = "--no-deps --no-index --no-build-isolation"
@@ -60,6 +66,19 @@ def _run(script: Path, root: Path, env: dict[str, str], *args: str) -> subproces
         ["sh", str(script), *args], env=env | {"DESTDIR": str(root)}, capture_output=True, text=True,
         check=False, timeout=110,
     )
+
+
+@contextmanager
+def open_to_all(script: Path) -> Iterator[Path]:
+    """A copy of `script` in a fresh directory anyone may enter and read: the checkout itself may sit where
+    another user cannot (a clone under /root, or in a `mktemp -d` directory)."""
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "scripts" / script.name
+        copy.parent.mkdir()
+        shutil.copyfile(script, copy)
+        for path, mode in ((Path(folder), 0o755), (copy.parent, 0o755), (copy, 0o644)):
+            path.chmod(mode)
+        yield copy
 
 
 @pytest.fixture(scope="module")
@@ -134,13 +153,16 @@ class TestInstall:
         assert (tmp_path / "etc/event-agent/agent.env.example").is_file()
 
     def test_refuses_without_root_or_destdir(self) -> None:
-        """Given no DESTDIR and a non-root user, install refuses with a plain message."""
-        command = ["sh", str(INSTALL)]
-        if os.geteuid() == 0:
-            if shutil.which("setpriv") is None:
-                pytest.skip("setpriv is not installed, so the test cannot drop root")
-            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
-        proc = subprocess.run(command, capture_output=True, text=True, check=False, env={"PATH": os.environ["PATH"]})
+        """Given no DESTDIR and a non-root user (as root: dropped to nobody), install refuses with a plain
+        message. The unprivileged run reads a copy of the script that it may open wherever the checkout is."""
+        with open_to_all(INSTALL) as script:
+            command = ["sh", str(script)]
+            if os.geteuid() == 0:
+                if shutil.which("setpriv") is None:
+                    pytest.skip("setpriv is not installed, so the test cannot drop root")
+                command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+            proc = subprocess.run(command, capture_output=True, text=True, check=False, cwd=script.parent,
+                                  env={"PATH": os.environ["PATH"]})
         assert proc.returncode == 1
         assert "run as root" in proc.stderr
 

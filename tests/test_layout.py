@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-AGENT = Path(__file__).resolve().parent.parent / "agent"
+from tests.support.paths import ROOT
+
+AGENT = ROOT / "agent"
 
 
 def agent_imports(package: str) -> dict[str, set[str]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_harness import Api, running_api
+from tests.support.api import Api, running_api
 
 
 @pytest.fixture

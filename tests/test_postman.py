@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +13,8 @@ from agent.webhooks.postman import PostmanError, Preview, PreviewItem, display_u
 from agent.webhooks.postman_scope import Variable
 from agent.webhooks.request import render
 from agent.webhooks.template import undefined_tags
+from tests.support.paths import POSTMAN
 
-FIXTURES = Path(__file__).parent / "fixtures" / "postman"
 BEARER = Auth("bearer", token="{{token}}")
 BASIC = Auth("basic", username="u", password="{{pw}}")
 NONE = Auth()
@@ -23,7 +22,7 @@ KV = KeyValue
 
 
 def load(name: str) -> object:
-    return load_collection((FIXTURES / name).read_bytes())
+    return load_collection((POSTMAN / name).read_bytes())
 
 
 def checklist(version: str = "21", existing: frozenset[str] = frozenset()) -> Preview:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_harness import Api, running_api
+from tests.support.api import Api, running_api
 
 CSV = (
     "prefix,price_per_minute,connection_fee,minimum_s,increment_s,description\r\n"

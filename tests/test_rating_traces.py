@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 from agent.devtools.trace import read_events
 from agent.mapping.catalog import CALL_ANSWERED, CALL_UNANSWERED, SystemEvent
 from agent.mapping.config import MappingConfig
 from agent.mapping.rating import Rate, RateTable
 from agent.mapping.tracker import CallTracker
-
-TRACES = Path(__file__).parent / "fixtures" / "ami_traces"
+from tests.support.paths import TRACES
 
 TABLE = RateTable([
     Rate("1", Decimal("0.02"), Decimal("0"), 60, 60, "North America"),

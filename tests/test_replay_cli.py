@@ -10,8 +10,8 @@ from pathlib import Path
 
 from agent.devtools.replay import as_line, fixture_config, replay
 from agent.mapping.catalog import ALL_PARAMETERS
+from tests.support.paths import TRACES
 
-TRACES = Path(__file__).parent / "fixtures" / "ami_traces"
 TRACE = TRACES / "01_internal_answered_caller_hangup.ami"
 
 

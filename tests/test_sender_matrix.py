@@ -11,7 +11,8 @@ import pytest
 
 from agent.store.model import METHODS, Action, Auth, Body, KeyValue, Method
 from agent.webhooks.request import render
-from tests.delivery_support import Engine, Receiver, engine, receiver
+from tests.support.delivery import Engine, engine
+from tests.support.receiver import Receiver, receiver
 
 VALUES = {"extension": "201", "caller_id": "+385 1", "calling_name": 'Ann "A"', "call_id": "1700.5",
           "KEY": "s3cr&t", "USER": "ops", "PASS": "p@ss:w", "TOKEN": "tok.en"}

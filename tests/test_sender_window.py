@@ -16,7 +16,8 @@ from agent.store.model import RenderedRequest
 from agent.store.records import Delivery, NewDelivery
 from agent.webhooks.outbox import Lanes
 from agent.webhooks.sender import WINDOW_PER_SLOT
-from tests.delivery_support import Received, Receiver, engine, receiver
+from tests.support.delivery import engine
+from tests.support.receiver import Received, Receiver, receiver
 from tests.support.store_rows import outbox_counts
 
 CONCURRENCY = 2

@@ -13,7 +13,8 @@ import pytest
 
 from agent.ami.wire import FrameDecoder
 from agent.devtools.simulator import AmiSimulator
-from tests.ami_support import TRACES, WAIT
+from tests.support.paths import TRACES
+from tests.support.polling import WAIT
 
 TRACE_01 = TRACES / "01_internal_answered_caller_hangup.ami"
 SAMPLE = TRACES.parent / "coreshowchannels_response_sample.txt"
@@ -356,6 +357,7 @@ def sample_keys() -> list[str]:
     return ["Event", *(line.split(":", 1)[0] for line in entry.splitlines())]
 
 
+@pytest.mark.heavy  # the simulator as a process
 class TestCommandLine:
     async def test_simulate_subprocess(self, tmp_path: Path) -> None:
         """Given `event-agent simulate TRACE --port 0`, when a client logs in, then it is served; SIGTERM exits 0."""

@@ -13,7 +13,7 @@ from agent.ami.wire import FrameDecoder
 from agent.devtools.replay import fixture_config
 from agent.devtools.trace import normalise_line_endings
 from agent.mapping.tracker import CallTracker, skim
-from tests.test_tracker_metamorphic import GOLDEN, comparable
+from tests.support.tracker import GOLDEN, comparable
 
 
 def decoded(trace: Path, decoder: FrameDecoder) -> list[AmiEvent]:

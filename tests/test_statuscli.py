@@ -1,4 +1,4 @@
-"""`event-agent status` against a real aiohttp app on 127.0.0.1 serving /api/v1/status behind a token."""
+"""`event-agent status` against the real admin API on 127.0.0.1 (its status document fixed by the test)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,19 @@ import asyncio
 import io
 import json
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from agent.cli.status import render, status_main
 from agent.settings import Settings
+from tests.support.api import running_api
+from tests.support.paths import ROOT
+from tests.support.receiver import free_port
+from tests.support.settings import TOKEN, agent_settings
 
-TOKEN = "t0ken-for-tests-0123456789abcdefghij"
 STATUS = {
     "ami": {"connected": True, "last_event_at": "2026-11-28T13:20:08Z", "events": 79, "last_error": None},
     "calls_in_progress": 2,
@@ -26,33 +27,16 @@ STATUS = {
 }
 
 
-async def _status(request: web.Request) -> web.Response:
-    if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-        return web.json_response({"error": "missing or wrong bearer token", "details": []}, status=401)
-    return web.json_response(STATUS)
-
-
 @pytest.fixture
-async def port() -> AsyncIterator[int]:
-    app = web.Application()
-    app.router.add_get("/api/v1/status", _status)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield int(runner.addresses[0][1])
-    await runner.cleanup()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+async def port(tmp_path: Path) -> AsyncIterator[int]:
+    """The port of a running admin API whose status is STATUS."""
+    async with running_api(tmp_path, status=lambda: STATUS) as api:
+        yield int(api.client.port)
 
 
 def _settings(tmp_path: Path, port: int, token: str | None = TOKEN, host: str = "127.0.0.1") -> Settings:
-    admin = {"host": host, "port": port, "token": token}
-    return Settings.model_validate({"state_dir": tmp_path, "admin": admin})
+    """What `event-agent status` reads: where the admin API listens, and the token."""
+    return agent_settings(tmp_path, admin={"host": host, "port": port, "token": token})
 
 
 async def _run(settings: Settings, *, as_json: bool = False) -> tuple[int, str]:
@@ -101,24 +85,25 @@ class TestStatusCli:
 
     async def test_not_running(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """Given nothing listening on the admin port, exit 1 with 'not running'."""
-        code, _ = await _run(_settings(tmp_path, _free_port()))
+        code, _ = await _run(_settings(tmp_path, free_port()))
         assert code == 1
         assert "the agent is not running" in capsys.readouterr().err
 
     async def test_no_token(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """Given no token setting and no token file, exit 1 naming both ways to provide one."""
-        code, _ = await _run(_settings(tmp_path, _free_port(), token=None))
+        code, _ = await _run(_settings(tmp_path, free_port(), token=None))
         assert code == 1
         err = capsys.readouterr().err
         assert "EVENT_AGENT_ADMIN__TOKEN" in err
         assert not (tmp_path / "admin-token").exists()
 
+    @pytest.mark.heavy  # the CLI as a process
     async def test_cli_subprocess(self, tmp_path: Path, port: int) -> None:
         """Given `event-agent status --json` run as a process with the settings in its environment, it prints JSON."""
         env = {"PATH": os.environ.get("PATH", ""), "EVENT_AGENT_ADMIN__PORT": str(port),
                "EVENT_AGENT_ADMIN__TOKEN": TOKEN, "EVENT_AGENT_STATE_DIR": str(tmp_path)}
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "agent", "status", "--json", env=env, cwd=Path(__file__).parent.parent,
+            sys.executable, "-m", "agent", "status", "--json", env=env, cwd=ROOT,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         out, err = await proc.communicate()

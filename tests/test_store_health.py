@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from agent.ami.events import AmiMessage
-from agent.app import Agent
 from agent.devtools.trace import read_events
 from agent.ingest.backlog import Backlog
 from agent.ingest.pump import Pump
@@ -30,12 +29,16 @@ from agent.store.records import Delivery
 from agent.webhooks.dispatcher import Dispatcher
 from agent.webhooks.retry import RetryPolicy
 from agent.webhooks.sender import Sender
-from tests.api_harness import running_api
-from tests.delivery_support import FunctionSink, fast_delivery, free_port, receiver, system_event
-from tests.reliability.harness import agent_settings, eventually
+from tests.support.agent_runner import running_agent
+from tests.support.api import running_api
+from tests.support.delivery import FunctionSink, system_event
+from tests.support.paths import TRACES
+from tests.support.polling import eventually
+from tests.support.receiver import free_port, receiver
+from tests.support.settings import agent_settings, fast_delivery
 from tests.support.store_rows import delivery, pending
 
-TRACE = Path(__file__).parent / "fixtures/ami_traces/01_internal_answered_caller_hangup.ami"
+TRACE = TRACES / "01_internal_answered_caller_hangup.ami"
 QUICK = Backoff(first=0.01, cap=0.05)
 BUSY = 0.05  # seconds a write of the store under test waits for the lock before "database is locked"
 
@@ -294,14 +297,12 @@ class TestAgentStatus:
     async def test_store_section(self, tmp_path: Path) -> None:
         """Given a running agent, when its writers report a refused write, then status shows it under "store"
         with the error and since when (ISO, UTC), and the metrics say the store is not ok."""
-        agent = await Agent.open(agent_settings(tmp_path, free_port()), clock=lambda: 1_800_000_000.0)
-        try:
+        settings = agent_settings(tmp_path, free_port())
+        async with running_agent(settings, clock=lambda: 1_800_000_000.0) as agent:
             healthy = dict(agent.status()["store"])  # type: ignore[call-overload]
             agent.health.failed("system events", sqlite3.OperationalError("database is locked"))
             troubled = dict(agent.status()["store"])  # type: ignore[call-overload]
             metrics = agent.metrics.render()
-        finally:
-            await agent.stop()
         assert healthy == {"ok": True, "error": None, "since": None, "backlog": 0, "dropped": 0,
                            "outcomes_waiting": 0}
         assert troubled == {**healthy, "ok": False, "error": "database is locked", "since": "2027-01-15T08:00:00Z"}

@@ -14,8 +14,10 @@ import pytest
 from pydantic import BaseModel, SecretStr
 
 from agent.settings import Settings, load_settings
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.heavy  # systemd-analyze and interpreters as processes: left out of `make quick`
+
 UNIT = ROOT / "systemd" / "event-agent.service"
 ENV_EXAMPLE = ROOT / "systemd" / "event-agent.env.example"
 INSTALLED_BINARY = "/opt/event-agent/venv/bin/event-agent"

@@ -6,13 +6,13 @@ import ast
 import re
 import sys
 from decimal import Decimal
-from pathlib import Path
 
 from agent.devtools.replay import fixture_config
 from agent.mapping.config import MappingConfig, Rating
 from agent.mapping.rating import Rate, RateTable
 from agent.mapping.tracker import CallTracker
-from tests.tracker_support import (
+from tests.support.paths import ROOT
+from tests.support.tracker import (
     T0,
     TRACES,
     chan,
@@ -262,7 +262,7 @@ class TestParameters:
 class TestPurity:
     def test_mapping_imports_only_stdlib_and_ami_events(self) -> None:
         """Given every module of agent/mapping, when its imports are parsed, then only stdlib and allowed ones."""
-        folder = Path(__file__).parent.parent / "agent" / "mapping"
+        folder = ROOT / "agent" / "mapping"
         allowed = set(sys.stdlib_module_names) | {"agent.ami.events", "agent.mapping"}
         bad = []
         for module in sorted(folder.glob("*.py")):

@@ -20,8 +20,17 @@ from agent.mapping.catalog import CALL_ANSWERED, CALL_HANGUP, CALL_INCOMING, CAL
 from agent.mapping.completion import CDR_WAIT
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
-from tests.test_replay_fixtures import expected_lines, near
-from tests.tracker_support import TRACES, feed_all, index_of, names, reconnect, reconnect_replay, trace_events
+from tests.support.paths import TRACES
+from tests.support.tracker import (
+    expected_lines,
+    feed_all,
+    index_of,
+    names,
+    near,
+    reconnect,
+    reconnect_replay,
+    trace_events,
+)
 
 COMPLETIONS = {CALL_ANSWERED, CALL_UNANSWERED}
 EXACT = ("extension", "direction", "caller_id", "calling_name", "called_number", "unix_time")

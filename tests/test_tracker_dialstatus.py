@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from pathlib import Path
 from types import MappingProxyType
 
 import pytest
@@ -21,10 +20,11 @@ from agent.ami.events import AmiEvent
 from agent.mapping.catalog import CALL_ANSWERED, CALL_HANGUP, CALL_INCOMING, CALL_UNANSWERED, RINGING, SystemEvent
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
-from tests.tracker_support import feed_all, index_of, names, trace_events
+from tests.support.paths import ROOT
+from tests.support.tracker import feed_all, index_of, names, trace_events
 
 DOCUMENTED = ("ANSWER", "BUSY", "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL", "DONTCALL", "TORTURE", "INVALIDARGS")
-CALL_MODEL = Path(__file__).resolve().parent.parent / "docs" / "call-model.md"
+CALL_MODEL = ROOT / "docs" / "call-model.md"
 CONGESTION = {"BUSY": "CONGESTION", "17": "34", "User busy": "Circuit/channel congestion", "486": "503",
               "DIALSTATUS=BUSY HANGUPCAUSE=17": "DIALSTATUS=CONGESTION HANGUPCAUSE=34"}  # fmt: skip
 EDITED = ("DialStatus", "Value", "Cause", "Cause-txt", "TechCause", "Disposition", "AppData")

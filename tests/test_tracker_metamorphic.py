@@ -9,7 +9,7 @@ except for the values the transformation itself changes (renamed call ids; times
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from itertools import zip_longest
 from pathlib import Path
@@ -23,40 +23,13 @@ from agent.devtools.replay import fixture_config
 from agent.devtools.trace import read_events
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.config import MappingConfig
-from agent.mapping.tracker import CallTracker
+from tests.support.tracker import GOLDEN, Emitted, Rename, comparable, run, solo
 
-TRACES = Path(__file__).parent / "fixtures" / "ami_traces"
-GOLDEN = sorted(trace for trace in TRACES.glob("*.ami") if trace.with_name(trace.stem + ".expected.jsonl").is_file())
 # The common channel header block (docs/ami.md §1.1): copied from a real event to build noise about that channel.
 CHANNEL_KEYS = (
     "Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
     "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority", "Uniqueid", "Linkedid",
 )  # fmt: skip
-Rename = Callable[[str], str]
-Emitted = list[tuple[str, str, dict[str, str]]]
-
-
-def run(events: Iterable[AmiEvent], config: MappingConfig) -> list[SystemEvent]:
-    tracker = CallTracker(config)
-    return [emitted for event in events for emitted in tracker.feed(event)]
-
-
-def solo(trace: Path) -> list[SystemEvent]:
-    return run(read_events(trace), fixture_config(trace))
-
-
-def comparable(events: Iterable[SystemEvent], rename: Rename = str) -> Emitted:
-    """(event, call_id, params) with the call id (also inside event_id) passed through `rename`."""
-    out = []
-    for event in events:
-        params = dict(event.params)
-        call_id = rename(event.call_id)
-        params["call_id"] = call_id
-        params["event_id"] = call_id + params["event_id"].removeprefix(event.call_id)
-        out.append((event.name, call_id, params))
-    return out
-
-
 def is_id_header(key: str) -> bool:
     """Headers holding a channel id: Uniqueid, Linkedid and every prefixed form (Dest..., Transferee..., UniqueID)."""
     lowered = key.lower()

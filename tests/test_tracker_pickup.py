@@ -10,7 +10,7 @@ from __future__ import annotations
 from agent.mapping.catalog import CALL_ANSWERED, CALL_INCOMING, RINGING
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
-from tests.tracker_support import feed_all, index_of, names, trace_events
+from tests.support.tracker import feed_all, index_of, names, trace_events
 
 STEM = "25_internal_pickup_203_picks_202"
 CALLER_CALL = "1796395682.25"

@@ -2,7 +2,7 @@
 treats it exactly as the live client treats its resync answer (docs/traces.md, Recorded resync).
 
 The fixture `resync_32_login_while_203_rings.ami` is trace 32 as an agent that logged in while 203 rang would
-have recorded it (`tests.tracker_support.late_login`); its golden was written by reading it.
+have recorded it (`tests.support.tracker.late_login`); its golden was written by reading it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ from agent.ami.events import AmiEvent, AmiMessage, ConnectionUp
 from agent.devtools.replay import fixture_config, replay
 from agent.devtools.trace import MessageReader, normalise_line_endings, read_messages
 from agent.mapping.tracker import CallTracker
-from tests.ami_support import WAIT, fast_settings, pump
-from tests.tracker_support import TRACES, index_of, late_login, trace_events
+from tests.support.ami import pump
+from tests.support.paths import TRACES
+from tests.support.polling import WAIT
+from tests.support.settings import ami_settings
+from tests.support.tracker import index_of, late_login, trace_events
 
 FIXTURE = TRACES / "resync_32_login_while_203_rings.ami"
 SOURCE = "32_inbound_blind_transfer_202_to_203"
@@ -158,7 +161,7 @@ async def serve_and_collect(data: bytes, wanted: int) -> list[AmiMessage]:
     server = await asyncio.start_server(session, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
-    client = AmiClient(fast_settings(port), queue, time.time)
+    client = AmiClient(ami_settings(port), queue, time.time)
     task = asyncio.create_task(client.run())
     collected: list[AmiMessage] = []
     try:

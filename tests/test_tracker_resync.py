@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
-from tests.tracker_support import FIXTURES, T0, dial, feed_all, hangup, internal_call, names, newstate
+from tests.support.paths import FIXTURES
+from tests.support.tracker import T0, dial, feed_all, hangup, internal_call, names, newstate
 
 SAMPLE_AT = 1795873198.0
 

@@ -1,6 +1,6 @@
 """Review of the tracker against real-world flows the golden traces do not contain (docs/call-model.md): legs.
 
-Each test scripts a short event sequence with the header sets Asterisk 22 sends (tests/pbx_script.py) and
+Each test scripts a short event sequence with the header sets Asterisk 22 sends (tests/support/pbx_script.py) and
 asserts what the call model requires, with the reasoning in the docstring. This module: extensions with several
 contacts, FreePBX ring groups through Local channels (`/n`), voicemail after no answer, IVR, ConfBridge. How
 legs end is in test_tracker_review_endings.py, trunks in test_tracker_review_trunks.py, the call lifecycle and
@@ -9,7 +9,7 @@ resync in test_tracker_review_lifecycle.py.
 
 from __future__ import annotations
 
-from tests.pbx_script import Pbx, last, names
+from tests.support.pbx_script import Pbx, last, names
 
 UNANSWERED = "call_unanswered"
 ANSWERED = "call_answered"

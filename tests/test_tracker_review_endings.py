@@ -1,7 +1,7 @@
 """Review of the tracker against real-world flows (docs/call-model.md): how legs end.
 
 Unregistered extensions (CHANUNAVAIL without a channel), 603 declines, cause 26 "answered elsewhere", FreePBX
-queues with Local members retried, 302 forwards. Scripted with tests/pbx_script.py.
+queues with Local members retried, 302 forwards. Scripted with tests/support/pbx_script.py.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from agent.mapping.config import MappingConfig
-from tests.pbx_script import Pbx, last, names
+from tests.support.pbx_script import Pbx, last, names
 
 UNANSWERED = "call_unanswered"
 ANSWERED = "call_answered"

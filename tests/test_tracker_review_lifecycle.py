@@ -2,16 +2,15 @@
 
 Parking, calls outliving their caller, stragglers, plumbing channels (SIP MESSAGE, external media), a Linkedid
 seen again, Originate, and resync races (events between the login and the snapshot, queue members, several
-contacts). Scripted with tests/pbx_script.py.
+contacts). Scripted with tests/support/pbx_script.py.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
-from tests.pbx_script import T0, Chan, Pbx, last, names
+from tests.support.paths import FIXTURES
+from tests.support.pbx_script import T0, Chan, Pbx, last, names
 
 UNANSWERED = "call_unanswered"
 ANSWERED = "call_answered"
@@ -279,7 +278,7 @@ class TestAdoptedMultiContact:
         Adopted legs are rebuilt from their AppDial channels (§3) and then follow the normal rules: every
         AppDial channel of 203 belongs to the leg, so the DialEnd ANSWER of either one answers it.
         """
-        sample = (Path(__file__).parent / "fixtures" / "coreshowchannels_response_sample.txt").read_text("utf-8")
+        sample = (FIXTURES / "coreshowchannels_response_sample.txt").read_text("utf-8")
         blocks = [block for block in sample.replace("\r\n", "\n").split("\n\n") if "Event: CoreShowChannel" in block]
         frames = [dict(line.split(": ", 1) for line in block.splitlines() if ": " in line) for block in blocks]
         caller = next(frame for frame in frames if frame["Channel"].startswith("PJSIP/205"))

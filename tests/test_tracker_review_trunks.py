@@ -1,7 +1,7 @@
 """Review of the tracker against real-world flows (docs/call-model.md): trunks and technologies.
 
 chan_sip and IAX2 names and dial strings, digit-named trunks, follow-me to a mobile, trunk failover, unanswered
-outbound calls, and an attended transfer consulting a mobile. Scripted with tests/pbx_script.py.
+outbound calls, and an attended transfer consulting a mobile. Scripted with tests/support/pbx_script.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from agent.mapping.channels import dialed_number, target_endpoint
 from agent.mapping.config import MappingConfig
-from tests.pbx_script import Pbx, last, names
+from tests.support.pbx_script import Pbx, last, names
 
 UNANSWERED = "call_unanswered"
 ANSWERED = "call_answered"

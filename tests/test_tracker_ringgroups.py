@@ -1,12 +1,12 @@
 """Generated ring groups against docs/call-model.md: members with one or two contacts, direct or through Local.
 
-Each example scripts one call with the header sets Asterisk sends (tests/pbx_script.py): the caller (an extension
-or a trunk) rings 1-3 extensions, directly or through `Local/NNN@from-internal/n` halves; each extension has one or
-two contacts (a PJSIP endpoint with several registrations gets one channel each). Every contact rings, stays silent,
-is busy (486) or declines (603); then one contact answers, or the caller cancels, or the Dial times out. Where the
-AMI does not order events across channels, the order varies too: a callee's Hangup before its DialEnd, the
-caller's Hangup before or after its legs' CANCELs. The expected system events are derived from the call model's
-rules.
+Each example scripts one call with the header sets Asterisk sends (tests/support/pbx_script.py): the caller (an
+extension or a trunk) rings 1-3 extensions, directly or through `Local/NNN@from-internal/n` halves; each extension
+has one or two contacts (a PJSIP endpoint with several registrations gets one channel each). Every contact rings,
+stays silent, is busy (486) or declines (603); then one contact answers, or the caller cancels, or the Dial times
+out. Where the AMI does not order events across channels, the order varies too: a callee's Hangup before its
+DialEnd, the caller's Hangup before or after its legs' CANCELs. The expected system events are derived from the call
+model's rules.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.mapping.catalog import SystemEvent
-from tests.pbx_script import Chan, Pbx
+from tests.support.pbx_script import Chan, Pbx
 
 EARLY = {"busy": ("BUSY", "17", "486"), "decline": ("NOANSWER", "21", "603")}
 QUIRKS = {

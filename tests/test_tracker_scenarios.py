@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
-from tests.tracker_support import T0, chan, dial, event, feed_all, hangup, names, newchannel, newstate
+from tests.support.tracker import T0, chan, dial, event, feed_all, hangup, names, newchannel, newstate
 
 A = ("PJSIP/201-00000001", "1795872000.1", "1795872000.1")
 B = ("PJSIP/202-00000002", "1795872000.2", "1795872000.1")

@@ -16,7 +16,7 @@ from agent.ami.events import AmiEvent
 from agent.ami.wire import FrameDecoder, encode_event
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker, log_key, skim
-from tests.tracker_support import feed_all, index_of, trace_events
+from tests.support.tracker import feed_all, index_of, trace_events
 
 STEM = "35_internal_unavailable_then_202"
 

@@ -40,8 +40,7 @@ from agent.store.health import Backoff, StoreHealth
 from agent.store.migrations import STEPS
 from agent.store.model import Action, RenderedRequest
 from agent.store.records import NewDelivery
-from tests.test_tracker_metamorphic import GOLDEN, comparable, solo
-from tests.tracker_support import event, hangup, newchannel
+from tests.support.tracker import GOLDEN, comparable, event, hangup, newchannel, solo
 
 CUTS = 12  # cut points per fixture, spread over the trace (every Hangup is a cut as well)
 

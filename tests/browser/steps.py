@@ -6,7 +6,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.harness import TOKEN, Agent
+from tests.browser.harness import Agent
+from tests.support.settings import TOKEN
 
 SLOW = 45_000  # ms: deliveries through a real daemon on a busy 2-core machine
 

@@ -7,8 +7,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.harness import Agent, Receiver
+from tests.browser.harness import Agent
 from tests.browser.steps import SLOW, define_parameter, fill_row, flash, go, sign_in
+from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.browser
 
@@ -62,8 +63,8 @@ class TestActionFlow:
         shots(page, "2-action-tested")
         sent = receiver.matching("/crm/answered")[-1]
         assert sent.method == "POST"
-        assert sent.headers["Authorization"] == "Bearer s3cret-crm-key"
-        assert sent.headers["X-Source"] == "event-agent"
+        assert sent.header("Authorization") == "Bearer s3cret-crm-key"
+        assert sent.header("X-Source") == "event-agent"
         assert "site=hq" in sent.path_qs
         assert sent.json()["site"] == "hq"
 

@@ -8,8 +8,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PageErrors
-from tests.browser.harness import TOKEN, Agent, Receiver, free_port
+from tests.browser.harness import Agent
 from tests.browser.steps import SLOW, go, sign_in
+from tests.support.receiver import Receiver, Reply, free_port
+from tests.support.settings import TOKEN
 
 pytestmark = pytest.mark.browser
 
@@ -75,7 +77,7 @@ class TestFailures:
     def test_failed_tests_stand_out(self, page: Page, agent: Agent, receiver: Receiver, shots) -> None:
         """Given actions answering 503 and pointing at a closed port, when each is tested, then the result shows
         the status and both rows are marked failed in the Activity Monitor, unlike a 200."""
-        receiver.statuses["/down"] = 503
+        receiver.always("/down", Reply(503))
         down = stored_action(agent, "Down hook", f"{receiver.url}/down")
         closed = stored_action(agent, "Closed port", f"http://127.0.0.1:{free_port()}/nothing")
         fine = stored_action(agent, "Fine hook", f"{receiver.url}/fine")

@@ -7,12 +7,12 @@ import json
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.harness import REPO, Agent
+from tests.browser.harness import Agent
 from tests.browser.steps import flash, go, sign_in
+from tests.support.paths import POSTMAN
 
 pytestmark = pytest.mark.browser
 
-POSTMAN = REPO / "tests" / "fixtures" / "postman"
 SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 
 

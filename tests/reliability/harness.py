@@ -1,50 +1,33 @@
-"""Real things to inject faults into: the AMI simulator and the agent as processes, a webhook receiver on
-127.0.0.1 that counts what it gets, and the configuration that binds actions to the five events.
+"""Real things to inject faults into: the AMI simulator as a process, and what the webhook receiver got,
+counted by identity; the configuration that binds actions to the five events. (The receiver, the agent runners,
+`eventually` and the settings are the suite's own, in tests/support/.)
 
-Every delivery carries its identity in the query string (`a` = action, `id` = event_id), so the receiver can
-count each (event_id, action) pair: "arrived at least once" and "arrived twice" are exact.
+Every delivery carries its identity in the query string (`a` = action, `id` = event_id), so the receiver's
+requests can be counted per (event_id, action) pair: "arrived at least once" and "arrived twice" are exact.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
 import sys
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-from pydantic import SecretStr
-
 from agent.app import DATABASE_FILE
-from agent.settings import AdminSettings, AmiSettings, DeliverySettings, Settings
 from agent.store.facade import Store
 from agent.store.model import Action, KeyValue
-from tests.delivery_support import free_port
+from tests.support.paths import ROOT
+from tests.support.polling import WAIT
+from tests.support.receiver import Received, Receiver, receiver
 
-ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "reliability-token-0123456789abcdefghijk"
-WAIT = 60.0  # an upper bound for "it happened" on a busy shared machine, never a measurement
 EVENT_ORDER = ("call_incoming", "ringing", "call_hangup", "call_answered", "call_unanswered")
 
 Key = tuple[str, str]  # (event_id, action name)
-
-
-async def eventually(check: Callable[[], bool], within: float = WAIT, what: str = "condition") -> None:
-    """Poll `check` every 20 ms until it holds; AssertionError after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {within:g} s")
-        await asyncio.sleep(0.02)
 
 
 # configuration
@@ -73,24 +56,7 @@ def _action(name: str, port: int) -> Action:
                   query=tuple(KeyValue(k, v) for k, v in query))
 
 
-def fast_delivery(**changes: Any) -> DeliverySettings:
-    values: dict[str, Any] = {"retry_initial_delay": 0.05, "retry_max_delay": 0.3, "total_timeout": 5.0,
-                              "connect_timeout": 1.0, "live_retry_window": 3600.0, "drain_grace_period": 2.0}
-    return DeliverySettings(**{**values, **changes})
-
-
-def agent_settings(state_dir: Path, ami_port: int, *, ping: float = 10.0, **delivery: Any) -> Settings:
-    """Settings for an in-process Agent on loopback: quick reconnects and retries."""
-    return Settings(
-        state_dir=state_dir,
-        ami=AmiSettings(host="127.0.0.1", port=ami_port, ping_interval=ping, connect_timeout=1.0,
-                        reconnect_min=0.05, reconnect_max=0.3),
-        admin=AdminSettings(host="127.0.0.1", port=0, token=SecretStr(TOKEN)),
-        delivery=fast_delivery(**delivery),
-    )
-
-
-# the webhook receiver
+# what the receiver got
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,33 +74,32 @@ class Arrival:
     def key(self) -> Key:
         return (self.event_id, self.action)
 
+    @classmethod
+    def of(cls, request: Received) -> Arrival:
+        query = request.query
+        return cls(request.path.strip("/"), query.get("a", ""), query.get("id", ""), query.get("call", ""),
+                   query.get("ext", ""), query.get("adopted", ""), query.get("rec", ""), request.at)
+
 
 @dataclass
-class Sink:
-    """A webhook receiver on 127.0.0.1: records each request's identity, answers `status` after `delay` s.
+class Tally:
+    """What `receiver` got, by identity: how often each (event_id, action) arrived, each event's count, when the
+    first request of each (event, call) arrived, and (with `keep`) every arrival. `keep=False` is for the soak:
+    hundreds of thousands of requests, counted only."""
 
-    `keep=False` keeps only the counts (for the soak: hundreds of thousands of requests); `watch=True` also
-    notes when the first request of each (event, call) arrived, for latency measurements."""
-
-    port: int = 0
-    status: int = 200
-    delay: float = 0.0
+    receiver: Receiver
     keep: bool = True
     arrivals: list[Arrival] = field(default_factory=list)
     counts: Counter[Key] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
-    in_progress: int = 0
-    watch: bool = False
     first: dict[tuple[str, str], float] = field(default_factory=dict)
-    _pulse: asyncio.Event = field(default_factory=asyncio.Event)
-    _runner: web.AppRunner | None = None
 
-    async def wait_for(self, event: str, call_id: str, within: float = WAIT) -> float:
-        """With `watch`: the wall-clock time the first `event` of `call_id` arrived (waits for it)."""
-        async with asyncio.timeout(within):
-            while (event, call_id) not in self.first:
-                await self._pulse.wait()
-        return self.first[(event, call_id)]
+    def __post_init__(self) -> None:
+        self.receiver.listeners.append(self._add)
+
+    @property
+    def port(self) -> int:
+        return self.receiver.port
 
     @property
     def total(self) -> int:
@@ -144,49 +109,25 @@ class Sink:
     def duplicates(self) -> int:
         return sum(count - 1 for count in self.counts.values() if count > 1)
 
-    async def _handle(self, request: web.Request) -> web.Response:
-        query = request.query
-        arrival = Arrival(request.path.strip("/"), query.get("a", ""), query.get("id", ""), query.get("call", ""),
-                          query.get("ext", ""), query.get("adopted", ""), query.get("rec", ""), time.time())
+    async def wait_for(self, event: str, call_id: str, within: float = WAIT) -> float:
+        """The wall-clock time the first `event` of `call_id` arrived (waits for it)."""
+        await self.receiver.until(lambda: (event, call_id) in self.first, within)
+        return self.first[(event, call_id)]
+
+    def _add(self, request: Received) -> None:
+        arrival = Arrival.of(request)
         self.counts[arrival.key] += 1
         self.events[arrival.event] += 1
-        if self.watch:
-            self.first.setdefault((arrival.event, arrival.call_id), arrival.at)
-            self._pulse.set()
-            self._pulse = asyncio.Event()
+        self.first.setdefault((arrival.event, arrival.call_id), arrival.at)
         if self.keep:
             self.arrivals.append(arrival)
-        self.in_progress += 1
-        try:
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            return web.Response(status=self.status, text="ok")
-        finally:
-            self.in_progress -= 1
-
-    async def start(self) -> Sink:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
 
 @asynccontextmanager
-async def sink(**options: Any) -> AsyncIterator[Sink]:
-    started = await Sink(**options).start()
-    try:
-        yield started
-    finally:
-        await started.stop()
+async def sink(*, keep: bool = True, **options: Any) -> AsyncIterator[Tally]:
+    """A started receiver (`options` go to it, e.g. `answer=Reply(delay=0.05)`) and its tally."""
+    async with receiver(keep=False, **options) as started:
+        yield Tally(started, keep)
 
 
 # processes
@@ -258,108 +199,3 @@ async def sim_process(traces: Sequence[Path], **options: Any) -> AsyncIterator[S
         yield sim
     finally:
         await sim.stop()
-
-
-def daemon_env(state_dir: Path, ami_port: int, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENT_AGENT_")}
-    env.update({
-        "EVENT_AGENT_STATE_DIR": str(state_dir),
-        "EVENT_AGENT_LOG_LEVEL": "INFO",
-        "EVENT_AGENT_AMI__PORT": str(ami_port),
-        "EVENT_AGENT_AMI__CONNECT_TIMEOUT": "2",
-        "EVENT_AGENT_AMI__RECONNECT_MIN": "0.05",
-        "EVENT_AGENT_AMI__RECONNECT_MAX": "0.3",
-        "EVENT_AGENT_ADMIN__PORT": "0",
-        "EVENT_AGENT_ADMIN__TOKEN": TOKEN,
-        "EVENT_AGENT_DELIVERY__RETRY_INITIAL_DELAY": "0.05",
-        "EVENT_AGENT_DELIVERY__RETRY_MAX_DELAY": "0.3",
-        "EVENT_AGENT_DELIVERY__CONNECT_TIMEOUT": "1",
-        "EVENT_AGENT_DELIVERY__LIVE_RETRY_WINDOW": "3600",
-        "EVENT_AGENT_DELIVERY__DRAIN_GRACE_PERIOD": "2",
-        **{f"EVENT_AGENT_{key.upper()}": value for key, value in extra.items()},
-    })
-    return env
-
-
-class Daemon:
-    """`event-agent run` as a process; its admin API port is read from its log."""
-
-    def __init__(self, state_dir: Path, ami_port: int, **extra: str) -> None:
-        self.state_dir = state_dir
-        self.log = state_dir / "agent.log"
-        self.env = daemon_env(state_dir, ami_port, **extra)
-        self.process: asyncio.subprocess.Process | None = None
-        self.api_port = 0
-        self.starts = 0
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    async def start(self) -> Daemon:
-        """Start the process on a fresh admin port; return once its admin API answers."""
-        self.api_port = free_port()
-        self.env["EVENT_AGENT_ADMIN__PORT"] = str(self.api_port)
-        with self.log.open("ab") as out:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "agent", "run", cwd=ROOT, env=self.env, stdout=out,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-        self.starts += 1
-        deadline = time.monotonic() + WAIT
-        while not await self._answers():
-            if self.process.returncode is not None or time.monotonic() > deadline:
-                code = self.process.returncode
-                await self.kill()  # never leave a half-started agent behind
-                raise RuntimeError(f"agent did not start ({code}): {self.log_text()[-2000:]}")
-            await asyncio.sleep(0.05)
-        return self
-
-    async def _answers(self) -> bool:
-        try:
-            async with aiohttp.ClientSession() as http, http.get(
-                f"http://127.0.0.1:{self.api_port}/healthz", timeout=aiohttp.ClientTimeout(total=2)
-            ) as reply:
-                return reply.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
-
-    def log_text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
-
-    async def status(self) -> dict[str, Any]:
-        url = f"http://127.0.0.1:{self.api_port}/api/v1/status"
-        async with aiohttp.ClientSession() as http, http.get(
-            url, headers={"Authorization": f"Bearer {TOKEN}"}
-        ) as response:
-            return dict(await response.json())
-
-    def rss_mb(self) -> float:
-        """Resident memory of the agent process, in MB (from /proc)."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-        return 0.0
-
-    async def kill(self) -> None:
-        """SIGKILL at whatever point it has reached."""
-        if self.process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-            await self.process.wait()
-            self.process = None
-
-    async def stop(self) -> int:
-        """SIGTERM and wait for the ordered shutdown; its exit status."""
-        if self.process is None:
-            return 0
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.wait_for(self.process.wait(), 30)
-        except TimeoutError:
-            await self.kill()
-            return -9
-        self.process = None
-        return code

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.devtools.trace import normalise_line_endings, renumbered, trace_events
+from tests.support.paths import TRACES
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami_traces"
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 # As in the recordings, the banner is followed by the recorder's Login answer (the simulator skips responses;
 # an event right after the banner line would be read by trace_events with the banner stuck to its front).
@@ -42,7 +42,7 @@ LOAD_TRACE = "13_load_mixed_35_calls"
 
 
 def trace_path(name: str) -> Path:
-    return FIXTURES / f"{name}.ami"
+    return TRACES / f"{name}.ami"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.delivery_support import free_port
-from tests.reliability.harness import TOKEN, Daemon
 from tests.reliability.report import Row, record
+from tests.support.agent_runner import Daemon
+from tests.support.receiver import free_port
+from tests.support.settings import TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PATHS = ["/api/v1/status", "/api/v1/actions", "/api/v1/actions/1", "/api/v1/events/call_answered",
@@ -133,7 +134,7 @@ class TestAdminAbuse:
         5xx and the daemon still answers /healthz."""
         status = await raw_exchange(daemon.api_port, data)
         assert status is None or status < 500
-        assert await daemon._answers()
+        assert await daemon.answers()
 
     @pytest.mark.parametrize("path", ["/api/v1/actions", "/api/v1/parameters", "/api/v1/settings"])
     async def test_deep_json_body(self, daemon: Daemon, path: str) -> None:
@@ -169,6 +170,6 @@ class TestAdminAbuse:
             async with http.get(base + "/actions?per_page=500") as reply:
                 actions = await reply.read()
         assert len(actions) < 256 * 1024
-        assert await daemon._answers()
+        assert await daemon.answers()
         record(Row("malicious Postman files", len(MALICIOUS) * 2, 0, 0, 0, 0,
                    figures=", ".join(f"{count} x {status}" for status, count in sorted(statuses.items()))))

@@ -16,10 +16,13 @@ from pathlib import Path
 
 from agent.app import DATABASE_FILE, Agent
 from agent.devtools.trace import trace_events
-from tests.delivery_support import free_port
-from tests.reliability.harness import SimProcess, agent_settings, configure, eventually
+from tests.reliability.harness import SimProcess, configure
 from tests.reliability.report import Row, record
 from tests.reliability.synth import LAB_TRACES, call_count, concurrent_stream, golden_copies, trace_path
+from tests.support.agent_runner import running_agent
+from tests.support.polling import eventually
+from tests.support.receiver import free_port
+from tests.support.settings import agent_settings
 
 TRACES = [trace_path(name) for name in LAB_TRACES]
 
@@ -59,24 +62,28 @@ async def burst(tmp_path: Path, copies: int) -> Burst:
     """Serve `copies` concurrent copies of the lab traces at full speed to an agent whose endpoints are down."""
     stream = tmp_path / "burst.ami"
     stream.write_bytes(concurrent_stream(TRACES, copies))
-    expected = len(golden_copies(TRACES, range(copies)))
     await configure(tmp_path, free_port())
     sim = await SimProcess([stream]).start(pause_at=0)
-    agent = await Agent.open(agent_settings(tmp_path, sim.port, retry_initial_delay=0.01, retry_max_delay=0.05))
+    settings = agent_settings(tmp_path, sim.port, retry_initial_delay=0.01, retry_max_delay=0.05)
     try:
-        await eventually(lambda: agent.ami.connected, what="login")
-        total = count_events(stream)
-        timing = asyncio.create_task(read_times(agent, total))
-        await sim.command("pause none")
-        first, last = await asyncio.wait_for(timing, 300)
-        await eventually(lambda: agent.metrics.ami_events.value() >= total, within=300, what="pump done")
-        await eventually(lambda: agent.metrics.enqueued.value("call_answered") + agent.metrics.enqueued.value(
-            "call_unanswered") >= copies * call_count(TRACES), within=120, what="outbox rows")
-        return Burst(total, last - first, copies * call_count(TRACES), expected,
-                     outbox_rows(tmp_path / DATABASE_FILE), agent.ami.reconnects)
+        async with running_agent(settings) as agent:
+            return await read_burst(agent, sim, stream, copies)
     finally:
-        await agent.stop()
         await sim.stop()
+
+
+async def read_burst(agent: Agent, sim: SimProcess, stream: Path, copies: int) -> Burst:
+    """Let the simulator write the stream; the figures once every event is processed and every row stored."""
+    await eventually(lambda: agent.ami.connected, what="login")
+    total = count_events(stream)
+    timing = asyncio.create_task(read_times(agent, total))
+    await sim.command("pause none")
+    first, last = await asyncio.wait_for(timing, 300)
+    await eventually(lambda: agent.metrics.ami_events.value() >= total, within=300, what="pump done")
+    await eventually(lambda: agent.metrics.enqueued.value("call_answered") + agent.metrics.enqueued.value(
+        "call_unanswered") >= copies * call_count(TRACES), within=120, what="outbox rows")
+    return Burst(total, last - first, copies * call_count(TRACES), len(golden_copies(TRACES, range(copies))),
+                 outbox_rows(agent.settings.state_dir / DATABASE_FILE), agent.ami.reconnects)
 
 
 def count_events(stream: Path) -> int:

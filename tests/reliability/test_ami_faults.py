@@ -18,16 +18,12 @@ import pytest
 
 from agent.app import Agent
 from agent.devtools.trace import trace_events
-from tests.reliability.harness import (
-    SimProcess,
-    Sink,
-    agent_settings,
-    configure,
-    eventually,
-    sink,
-)
+from tests.reliability.harness import SimProcess, Tally, configure, sink
 from tests.reliability.report import Row, record
 from tests.reliability.synth import HEAD, SEP, call_frames, fresh_copy, golden, golden_copies, trace_path
+from tests.support.agent_runner import running_agent
+from tests.support.polling import eventually
+from tests.support.settings import agent_settings
 
 RING = trace_path("09_inbound_ringgroup_203_answers")  # 111 events; 203 answers at 61, trunk hangs up at 99
 ANSWERED_AT = 65  # after DialEnd ANSWER and the trunk's Newstate Up, before any Hangup
@@ -45,13 +41,12 @@ async def sims() -> AsyncIterator[list[SimProcess]]:
 
 
 @asynccontextmanager
-async def running_agent(tmp_path: Path, ami_port: int, rx: Sink, **options: float) -> AsyncIterator[Agent]:
+async def delivering_to(rx: Tally, tmp_path: Path, ami_port: int, **ami: float) -> AsyncIterator[Agent]:
+    """An agent (no admin API) configured to deliver every event to `rx`; `ami` changes its AMI settings."""
     await configure(tmp_path, rx.port)
-    agent = await Agent.open(agent_settings(tmp_path, ami_port, **options))
-    try:
+    settings = agent_settings(tmp_path, ami_port, ami=ami)
+    async with running_agent(settings) as agent:
         yield agent
-    finally:
-        await agent.stop()
 
 
 async def processed(agent: Agent, events: int) -> None:
@@ -65,7 +60,7 @@ def started_before(trace: Path, index: int) -> set[str]:
     return {e.headers["Linkedid"] for e in trace_events(trace.read_bytes())[:index] if "Linkedid" in e.headers}
 
 
-def keys(rx: Sink) -> Counter[tuple[str, str, str]]:
+def keys(rx: Tally) -> Counter[tuple[str, str, str]]:
     return Counter((a.event, a.call_id, a.extension) for a in rx.arrivals)
 
 
@@ -76,7 +71,7 @@ class TestAsteriskGone:
         (call_answered, 203, reconciled=1); nothing is delivered twice."""
         sim = await SimProcess([RING]).start(pause_at=ANSWERED_AT)
         sims.append(sim)
-        async with sink() as rx, running_agent(tmp_path, sim.port, rx) as agent:
+        async with sink() as rx, delivering_to(rx, tmp_path, sim.port) as agent:
             await processed(agent, ANSWERED_AT)
             before = keys(rx)
             await sim.kill()
@@ -99,7 +94,7 @@ class TestAsteriskGone:
         events, each once, none reconciled."""
         sim = await SimProcess([RING]).start(pause_at=ANSWERED_AT)
         sims.append(sim)
-        async with sink() as rx, running_agent(tmp_path, sim.port, rx) as agent:
+        async with sink() as rx, delivering_to(rx, tmp_path, sim.port) as agent:
             await processed(agent, ANSWERED_AT)
             await sim.kill()
             await sim.start(resume_at=ANSWERED_AT)
@@ -128,7 +123,7 @@ class TestAsteriskRestart:
         ))
         sim = await SimProcess([LOAD]).start(pause_at=stop_at)
         sims.append(sim)
-        async with sink() as rx, running_agent(tmp_path, sim.port, rx) as agent:
+        async with sink() as rx, delivering_to(rx, tmp_path, sim.port) as agent:
             await processed(agent, stop_at)
             done = {a.call_id for a in rx.arrivals if a.event in COMPLETIONS}
             open_calls = started_before(LOAD, stop_at) & {g.call_id for g in golden(LOAD) if g.event in COMPLETIONS}
@@ -163,7 +158,7 @@ class TestHalfOpen:
         and the call completes normally with every golden event delivered once."""
         sim = await SimProcess([RING]).start(pause_at=ANSWERED_AT)
         sims.append(sim)
-        async with sink() as rx, running_agent(tmp_path, sim.port, rx, ping=0.3) as agent:
+        async with sink() as rx, delivering_to(rx, tmp_path, sim.port, ping_interval=0.3) as agent:
             await processed(agent, ANSWERED_AT)
             await sim.command(f"drop {ANSWERED_AT}")  # later logins resume where the agent is
             await eventually(lambda: agent.ami.reconnects == 1 and agent.ami.connected, what="first reconnect")

@@ -26,9 +26,12 @@ import aiohttp
 from agent.app import DATABASE_FILE
 from agent.devtools.simulator import AmiSimulator
 from agent.devtools.trace import trace_events
-from tests.reliability.harness import WAIT, Daemon, Key, Sink, configure, eventually, sink
+from tests.reliability.harness import Key, Tally, configure, sink
 from tests.reliability.report import Row, record
 from tests.reliability.synth import golden, trace_path
+from tests.support.agent_runner import Daemon
+from tests.support.polling import eventually
+from tests.support.receiver import Reply
 
 TRACE = trace_path("13_load_mixed_35_calls")
 COMPLETIONS = ("call_answered", "call_unanswered")
@@ -109,11 +112,7 @@ async def caught_up(daemon: Daemon, events: int) -> None:
         return (sums.get("event_agent_ami_events_total", 0) >= events and
                 sums.get("event_agent_system_events_total", 0) == sums.get("event_agent_deliveries_enqueued_total", 0)
                 and sums.get("event_agent_tracker_log_pending", 0) == 0)
-    async with asyncio.timeout(WAIT):
-        for _ in range(100_000):
-            if await done():
-                return
-            await asyncio.sleep(0.02)
+    await eventually(done, what=f"{events} AMI events processed and their rows committed")
 
 
 async def start_synced(daemon: Daemon) -> None:
@@ -132,7 +131,7 @@ async def kill_run(tmp_path: Path, kills: int, seed: int) -> KillRun:
     simulator.pause_at(0)
     points = sorted(rng.sample(range(50, simulator.event_count - 50), kills))
     await simulator.start()
-    async with sink(delay=0.05) as rx:
+    async with sink(answer=Reply(delay=0.05)) as rx:
         await configure(tmp_path, rx.port)
         daemon = Daemon(tmp_path, simulator.port, DELIVERY__CONCURRENCY="8")
         try:
@@ -143,7 +142,7 @@ async def kill_run(tmp_path: Path, kills: int, seed: int) -> KillRun:
     return summarise(rx, tmp_path / DATABASE_FILE, kills, in_flight, points)
 
 
-async def replay_with_kills(daemon: Daemon, simulator: AmiSimulator, rx: Sink, tmp_path: Path, points: list[int],
+async def replay_with_kills(daemon: Daemon, simulator: AmiSimulator, rx: Tally, tmp_path: Path, points: list[int],
                             rng: random.Random) -> int:
     """Step the simulator to each kill point, SIGKILL the agent there, restart it; finish the trace."""
     in_flight, start, total = 0, 0, simulator.event_count
@@ -164,13 +163,13 @@ async def replay_with_kills(daemon: Daemon, simulator: AmiSimulator, rx: Sink, t
     return in_flight
 
 
-async def count_in_flight(rx: Sink, db_path: Path) -> int:
+async def count_in_flight(rx: Tally, db_path: Path) -> int:
     """Requests the receiver got whose row is still pending after the kill (they will be sent again)."""
     await asyncio.sleep(0.2)  # requests already in the receiver's socket buffer are read and counted first
     return len(set(rx.counts) & pending_keys(db_path))
 
 
-def summarise(rx: Sink, db_path: Path, kills: int, in_flight: int, points: list[int]) -> KillRun:
+def summarise(rx: Tally, db_path: Path, kills: int, in_flight: int, points: list[int]) -> KillRun:
     rows = all_rows(db_path)
     completions = Counter(a.call_id for a in {(a.event_id, a.call_id, a.event): a for a in rx.arrivals
                                               if a.event in COMPLETIONS}.values())

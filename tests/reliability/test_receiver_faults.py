@@ -1,15 +1,11 @@
 """A webhook receiver that fails, for real, at the socket: down for a while, slow (answers after the timeout),
-answering garbage, resetting the connection, or redirecting. The whole daemon replays a one-call trace (three
+answering garbage, resetting the connection (TCP RST), or redirecting. The whole daemon replays a one-call trace (three
 deliveries) and the activity log, read through the admin API, must tell exactly what happened (docs/delivery.md:
 no response and 5xx are retried, redirects are not followed and not retried).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,70 +16,25 @@ import pytest
 
 from agent.app import Agent
 from agent.devtools.simulator import AmiSimulator
-from tests.delivery_support import free_port
-from tests.reliability.harness import TOKEN, agent_settings, configure, eventually
+from tests.reliability.harness import configure
 from tests.reliability.report import Row, record
 from tests.reliability.synth import trace_path
+from tests.support.agent_runner import running_agent
+from tests.support.polling import eventually
+from tests.support.receiver import ANY, Receiver, Reply, free_port, receiver
+from tests.support.settings import TOKEN, agent_settings
 
 TRACE = trace_path("01_internal_answered_caller_hangup")  # call_incoming, ringing, call_answered
 DELIVERIES = 3
 FAULTED = 2  # the first two requests meet the fault, the rest are answered 200
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
 
-class FaultServer:
-    """A raw HTTP/1.1 server on 127.0.0.1: the first `FAULTED` requests meet `fault`, the others get 200."""
-
-    def __init__(self, fault: str, port: int) -> None:
-        self.fault = fault
-        self.port = port
-        self.requests = 0
-        self.faulted = 0 if fault != "none" else FAULTED
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await self._answer(reader, writer)
-        finally:
-            writer.close()
-
-    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)
-            await reader.readexactly(length)
-            self.requests += 1
-            if self.faulted < FAULTED:
-                self.faulted += 1
-                await self._misbehave(writer)
-            else:
-                writer.write(OK)
-                await writer.drain()
-
-    async def _misbehave(self, writer: asyncio.StreamWriter) -> None:
-        if self.fault == "slow":
-            await asyncio.sleep(1.5)
-            writer.write(OK)
-        elif self.fault == "garbage":
-            writer.write(b"\x00\xff\xfeNOT HTTP AT ALL\r\n\r\n")
-        elif self.fault == "reset":
-            sock = writer.get_extra_info("socket")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            writer.transport.abort()
-        elif self.fault == "redirect":
-            writer.write(b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\n"
-                         b"Content-Length: 0\r\nConnection: close\r\n\r\n")
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
+@asynccontextmanager
+async def faulty(reply: Reply) -> AsyncIterator[Receiver]:
+    """A receiver whose first `FAULTED` requests, whatever their path, get `reply`; the others 200."""
+    async with receiver() as rx:
+        rx.on(ANY, *[reply] * FAULTED)
+        yield rx
 
 
 @asynccontextmanager
@@ -93,11 +44,10 @@ async def daemon(tmp_path: Path, rx_port: int) -> AsyncIterator[Agent]:
     await configure(tmp_path, rx_port)
     settings = agent_settings(tmp_path, simulator.port, total_timeout=0.5, retry_initial_delay=0.1,
                               retry_max_delay=0.2)
-    agent = await Agent.open(settings)
     try:
-        yield agent
+        async with running_agent(settings) as agent:
+            yield agent
     finally:
-        await agent.stop()
         await simulator.stop()
 
 
@@ -131,57 +81,44 @@ class TestReceiverFaults:
         """Given nobody listening on the receiver's port, when it starts listening after a few attempts, then
         every delivery arrives; the failed attempts are logged with status 0 and the connection error."""
         port = free_port()
-        server = FaultServer("none", port)
         async with daemon(tmp_path, port) as agent:
             await eventually(lambda: agent.metrics.attempts.value("error") >= 3, what="refused attempts")
-            await server.start()
-            try:
+            async with receiver(port) as rx:
                 log = await settled(agent, DELIVERIES + 3)
-            finally:
-                await server.stop()
         failed = [row for row in log if row["status"] != 200]
         assert failed
         assert all(row["status"] == 0 and "connect" in row["message"].lower() for row in failed)
         assert [row["status"] for row in log][-DELIVERIES:] == [200] * DELIVERIES
-        assert server.requests == DELIVERIES
-        report("down for a while", log, server.requests)
+        assert rx.count == DELIVERIES
+        report("down for a while", log, rx.count)
 
-    @pytest.mark.parametrize(("fault", "words"), [
-        ("slow", "timed out"),
-        ("garbage", ""),
-        ("reset", ""),
+    @pytest.mark.parametrize(("fault", "reply", "words"), [
+        ("slow", Reply(delay=1.5), "timed out"),
+        ("garbage", Reply(fault="garbage"), ""),
+        ("reset", Reply(fault="reset"), ""),
     ])
-    async def test_no_usable_answer(self, tmp_path: Path, fault: str, words: str) -> None:
+    async def test_no_usable_answer(self, tmp_path: Path, fault: str, reply: Reply, words: str) -> None:
         """Given a receiver whose first two answers are late (after the 0.5 s timeout), garbage, or a TCP reset,
         when the agent delivers, then those two attempts are logged with status 0 and the error, are retried,
         and every delivery arrives; the log has one row per request the receiver saw."""
-        server = FaultServer(fault, free_port())
-        await server.start()
-        try:
-            async with daemon(tmp_path, server.port) as agent:
-                log = await settled(agent, DELIVERIES + FAULTED)
-        finally:
-            await server.stop()
+        async with faulty(reply) as rx, daemon(tmp_path, rx.port) as agent:
+            log = await settled(agent, DELIVERIES + FAULTED)
         assert [row["status"] for row in log] == [0] * FAULTED + [200] * DELIVERIES
         assert [row["attempt"] for row in log[: FAULTED + 1]] == [1, 2, 3]
         assert all(words in row["message"] and row["message"] for row in log[:FAULTED])
-        assert server.requests == len(log)
-        report(fault, log, server.requests)
+        assert rx.count == len(log)
+        report(fault, log, rx.count)
 
     async def test_redirect(self, tmp_path: Path) -> None:
         """Given a receiver answering 302 to the first two requests, when the agent delivers, then those two
         deliveries are given up after one attempt each (status 302, 'not followed' in the log), nobody is asked
         at the Location, and the third delivery arrives."""
-        server = FaultServer("redirect", free_port())
-        await server.start()
-        try:
-            async with daemon(tmp_path, server.port) as agent:
-                log = await settled(agent, DELIVERIES)
-                states = agent.metrics.deliveries.snapshot()
-        finally:
-            await server.stop()
+        async with faulty(Reply(302, "", {"Location": "http://127.0.0.1:9/elsewhere"})) as rx, \
+                daemon(tmp_path, rx.port) as agent:
+            log = await settled(agent, DELIVERIES)
+            states = agent.metrics.deliveries.snapshot()
         assert [row["status"] for row in log] == [302, 302, 200]
         assert all("not followed" in row["message"] for row in log[:2])
         assert states == {"failed": 2, "delivered": 1}
-        assert server.requests == DELIVERIES
-        report("redirect", log, server.requests)
+        assert rx.count == DELIVERIES
+        report("redirect", log, rx.count)

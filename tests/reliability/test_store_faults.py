@@ -22,9 +22,12 @@ import pytest
 
 from agent.app import DATABASE_FILE, Agent
 from agent.devtools.simulator import AmiSimulator
-from tests.reliability.harness import Sink, agent_settings, configure, eventually, sink
+from tests.reliability.harness import Tally, configure, sink
 from tests.reliability.report import Row, record
 from tests.reliability.synth import golden, trace_path
+from tests.support.agent_runner import running_agent
+from tests.support.polling import eventually
+from tests.support.settings import agent_settings
 
 TRACE = trace_path("13_load_mixed_35_calls")
 AFTER = 10.0  # once the database is writable again, the deliveries it had accepted arrive within this
@@ -40,16 +43,16 @@ db.execute("COMMIT")
 
 
 @asynccontextmanager
-async def replay(tmp_path: Path, state: Path, rx: Sink) -> AsyncIterator[tuple[Agent, AmiSimulator]]:
+async def replay(state: Path, rx: Tally) -> AsyncIterator[tuple[Agent, AmiSimulator]]:
+    """The 35-call trace paused before its first event, and an agent on `state` delivering to `rx`."""
     simulator = AmiSimulator([TRACE], speed=0)
     simulator.pause_at(0)
     await simulator.start()
     await configure(state, rx.port)
-    agent = await Agent.open(agent_settings(state, simulator.port))
     try:
-        yield agent, simulator
+        async with running_agent(agent_settings(state, simulator.port)) as agent:
+            yield agent, simulator
     finally:
-        await agent.stop()
         await simulator.stop()
 
 
@@ -57,7 +60,7 @@ def expected() -> Counter[tuple[str, str, str]]:
     return Counter(item.key for item in golden(TRACE))
 
 
-def arrived(rx: Sink) -> Counter[tuple[str, str, str]]:
+def arrived(rx: Tally) -> Counter[tuple[str, str, str]]:
     return Counter({(a.event, a.call_id, a.extension): 1 for a in rx.arrivals})
 
 
@@ -73,7 +76,7 @@ class TestDatabaseLocked:
         replayed, when the lock is released, then the calls were tracked meanwhile, the status and the log
         named the problem, and every golden delivery arrives."""
         caplog.set_level(logging.WARNING)
-        async with sink() as rx, replay(tmp_path, tmp_path, rx) as (agent, simulator):
+        async with sink() as rx, replay(tmp_path, rx) as (agent, simulator):
             locker = await asyncio.create_subprocess_exec(
                 sys.executable, "-c", LOCKER, str(tmp_path / DATABASE_FILE), str(LOCK_SECONDS),
                 stdout=asyncio.subprocess.PIPE)
@@ -128,7 +131,7 @@ class TestDiskFull:
             pytest.skip("needs root to mount a small tmpfs")
         caplog.set_level(logging.WARNING)
         with small_disk(tmp_path / "state", 4) as state:
-            async with sink() as rx, replay(tmp_path, state, rx) as (agent, simulator):
+            async with sink() as rx, replay(state, rx) as (agent, simulator):
                 filler = fill(state, 8192)
                 simulator.pause_at(None)
                 await eventually(lambda: agent.metrics.ami_events.value() >= simulator.event_count, what="tracked")

@@ -2,8 +2,8 @@
 load and the 1,000-concurrent-call run. Every test records rows (tests/reliability/report.py); the table of all
 rows is printed at the end of the run.
 
-Slow tests never run in the default `make test` run: when no `-m` expression names `slow`, they are deselected
-here (so the suite stays within its time budget whatever pyproject's addopts say).
+Slow tests never run in the default `make test` run: tests/conftest.py deselects them when no `-m` expression
+names `slow` (so the suite stays within its time budget whatever pyproject's addopts say).
 """
 
 from __future__ import annotations
@@ -23,15 +23,6 @@ def pytest_configure(config: pytest.Config) -> None:
     path = Path(tempfile.mkdtemp(prefix="soak-")) / "rows.jsonl"
     config.stash[_REPORT] = path
     os.environ.setdefault(REPORT_ENV, str(path))
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if "slow" in (config.getoption("markexpr") or ""):
-        return
-    slow = [item for item in items if item.get_closest_marker("slow") is not None]
-    if slow:
-        config.hook.pytest_deselected(items=slow)
-        items[:] = [item for item in items if item.get_closest_marker("slow") is None]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

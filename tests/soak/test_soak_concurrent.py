@@ -18,11 +18,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent.devtools.trace import trace_events
-from tests.reliability.harness import ROOT, WAIT, Daemon, SimProcess, Sink, configure, eventually, sink
+from tests.reliability.harness import SimProcess, Tally, configure, sink
 from tests.reliability.report import Row, record
 from tests.reliability.synth import (
     LAB_TRACES,
@@ -34,6 +35,9 @@ from tests.reliability.synth import (
     renumber_id,
     trace_path,
 )
+from tests.support.agent_runner import Daemon
+from tests.support.paths import ROOT
+from tests.support.polling import WAIT, eventually
 
 TRACES = [trace_path(name) for name in LAB_TRACES]
 COPIES = 125  # x 8 calls = 1,000 calls in progress at once
@@ -75,12 +79,14 @@ async def ingest_rate(daemon: Daemon, sim: SimProcess, events: int) -> float:
     """Events/s from the socket into the daemon: from the release of the burst to the receive time of its last
     event (the status' `last_event_at`), polled every 200 ms so the polling does not slow it."""
     began = await sim.command(f"pause {events}")
-    for _ in range(10_000):
-        await asyncio.sleep(0.2)
-        ami = (await daemon.status())["ami"]
-        if ami["events"] >= events:
-            return events / (datetime.fromisoformat(ami["last_event_at"]).timestamp() - began)
-    raise AssertionError("the daemon did not read the burst")
+    ami: dict[str, Any] = {}
+
+    async def read_all() -> bool:
+        ami.update((await daemon.status())["ami"])
+        return int(ami["events"]) >= events
+
+    await eventually(read_all, within=2000, every=0.2, what="the daemon reading the burst")
+    return events / (datetime.fromisoformat(ami["last_event_at"]).timestamp() - began)
 
 
 def probe_files(tmp_path: Path, number: int) -> tuple[Path, Path, str]:
@@ -94,7 +100,7 @@ def probe_files(tmp_path: Path, number: int) -> tuple[Path, Path, str]:
     return head, tail, renumber_id(PROBE_CALL, copy)
 
 
-async def probe(tmp_path: Path, sim: SimProcess, rx: Sink, number: int) -> float:
+async def probe(tmp_path: Path, sim: SimProcess, rx: Tally, number: int) -> float:
     """Milliseconds from a probe call's last Hangup written to its call_answered arriving."""
     head, tail, call_id = probe_files(tmp_path, number)
     await sim.command(f"inject {head}")
@@ -103,7 +109,7 @@ async def probe(tmp_path: Path, sim: SimProcess, rx: Sink, number: int) -> float
     return (await rx.wait_for("call_answered", call_id) - written) * 1000.0
 
 
-async def quiet(rx: Sink) -> None:
+async def quiet(rx: Tally) -> None:
     """Wait until the receiver got nothing new for a second (the deliveries of the calls' start are done)."""
     seen = -1
     while seen != rx.total:
@@ -125,7 +131,7 @@ class Run:
     in_progress: int = 0
 
 
-async def start_minimal(sim: SimProcess, rx: Sink) -> asyncio.subprocess.Process:
+async def start_minimal(sim: SimProcess, rx: Tally) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.soak.minimal", str(sim.port), str(rx.port), cwd=ROOT,
         stdout=asyncio.subprocess.PIPE)
@@ -165,7 +171,7 @@ async def both(tmp_path: Path, stream: Path, paused: int, expected: int) -> Run:
     state = tmp_path / "daemon"
     sim = await SimProcess([stream]).start(pause_at=0)
     other = await SimProcess([stream]).start(pause_at=paused)
-    async with sink(keep=False, watch=True) as rx, sink(keep=False, watch=True) as rx_minimal:
+    async with sink(keep=False) as rx, sink(keep=False) as rx_minimal:
         await configure(state, rx.port, actions=5, per_event=True)
         daemon = await Daemon(state, sim.port, LOG_LEVEL="WARNING").start()
         minimal: asyncio.subprocess.Process | None = None

@@ -22,9 +22,9 @@ from agent.mapping.config import compile_mapping
 from agent.settings import Settings
 from tests.reliability.report import Row, record
 from tests.support.loop import COMPLETIONS, Recorder, compare, rated_replay
+from tests.support.paths import TRACES
 
 RUN_S = 600.0
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami_traces"
 _ID_SPACE = 1_000_000  # the simulator's renumbering of each loop (docs/traces.md)
 
 
@@ -32,7 +32,7 @@ def golden_durations() -> dict[str, tuple[str, str]]:
     """(duration, talk_duration) of each bundled trace's completed call, by its recorded call_id."""
     found: dict[str, tuple[str, str]] = {}
     for trace in demo_traces():
-        for line in (FIXTURES / f"{trace.stem}.expected.jsonl").read_text(encoding="utf-8").splitlines():
+        for line in (TRACES / f"{trace.stem}.expected.jsonl").read_text(encoding="utf-8").splitlines():
             event = json.loads(line)
             if event["event"] in COMPLETIONS:
                 params = event["params"]

@@ -13,15 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from agent.app import Agent
 from agent.devtools.trace import trace_events
 from tests.reliability import test_ami_faults, test_receiver_faults, test_store_faults
-from tests.reliability.harness import SimProcess, agent_settings, configure, eventually, sink
+from tests.reliability.harness import SimProcess, configure, sink
 from tests.reliability.report import Row, record
 from tests.reliability.synth import golden, trace_path
 from tests.reliability.test_ami_burst import burst, report
 from tests.reliability.test_ami_faults import sims  # noqa: F401 (the fixture of the short forms run again here)
 from tests.reliability.test_kill9 import check, kill_run
+from tests.support.agent_runner import running_agent
+from tests.support.polling import eventually
+from tests.support.settings import agent_settings
 
 LOAD = trace_path("13_load_mixed_35_calls")
 COMPLETIONS = ("call_answered", "call_unanswered")
@@ -79,8 +81,7 @@ async def peer_kills(tmp_path: Path, kills: int, seed: int) -> tuple[Counter[str
     try:
         async with sink() as rx:
             await configure(tmp_path, rx.port)
-            agent = await Agent.open(agent_settings(tmp_path, sim.port))
-            try:
+            async with running_agent(agent_settings(tmp_path, sim.port)) as agent:
                 for n in range(len(starts)):
                     if n:
                         await sim.kill()
@@ -91,8 +92,6 @@ async def peer_kills(tmp_path: Path, kills: int, seed: int) -> tuple[Counter[str
                     await eventually(lambda s=streamed: agent.metrics.ami_events.value() >= s, what="caught up")
                     await agent.run_until_idle()
                 in_progress = agent.tracker.calls_in_progress
-            finally:
-                await agent.stop()
     finally:
         pump_log.removeHandler(resyncs)
         pump_log.setLevel(level)

@@ -24,9 +24,11 @@ import aiohttp
 import pytest
 
 from agent.devtools.simulator import AmiSimulator
-from tests.reliability.harness import WAIT, Daemon, SimProcess, configure, eventually, sink
+from tests.reliability.harness import SimProcess, configure, sink
 from tests.reliability.report import Row, record
 from tests.reliability.synth import LAB_TRACES, LOAD_TRACE, call_count, golden, trace_path
+from tests.support.agent_runner import Daemon
+from tests.support.polling import WAIT, eventually
 
 TRACES = [trace_path(name) for name in (*LAB_TRACES, LOAD_TRACE)]
 COMPLETIONS = ("call_answered", "call_unanswered")

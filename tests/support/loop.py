@@ -1,9 +1,9 @@
-"""The loop test's parts (self-contained): the daemon against a looping simulator, checked against offline replay.
+"""The loop test's parts: the daemon against a looping simulator, checked against offline replay.
 
 A run: `event-agent simulate TRACES --loop` as a process; a raw AMI client (`Recorder`) logs in to it first and
 keeps every byte it is sent; then `event-agent run` as a process, with one action bound to all five events that
-posts every parameter as JSON to a loopback `Receiver`. After the run the daemon is stopped (it drains its
-deliveries), then the recorder: the recording holds at least everything the daemon was sent, the same bytes
+posts every parameter as JSON to the suite's receiver (tests/support/receiver.py). After the run the daemon is
+stopped (it drains its deliveries), then the recorder: the recording holds at least everything the daemon was sent, the same bytes
 (the simulator sends every client the same stream, retimed or not). `compare` then checks, call by call, that
 what the receiver got is what `agent.devtools.replay` gives for the recording.
 
@@ -18,17 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import os
 import re
 import signal
 import sys
-import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-
-from aiohttp import web
 
 from agent.app import DATABASE_FILE, rate_table
 from agent.devtools.demo import demo_traces
@@ -41,9 +37,11 @@ from agent.settings import MappingSettings
 from agent.store.facade import Store
 from agent.store.model import Action, Body
 from agent.store.records import RateRow
+from tests.support.agent_runner import Daemon
+from tests.support.paths import ROOT
+from tests.support.polling import WAIT, eventually
+from tests.support.receiver import receiver
 
-ROOT = Path(__file__).resolve().parents[2]
-WAIT = 60.0  # upper bound for "it happened" (a start, a stop) on a busy shared machine
 HOUSEKEEPING = "housekeeping_interval"
 HOUSEKEEPING_ENV = "EVENT_AGENT_MAPPING__HOUSEKEEPING_INTERVAL"
 COMPLETIONS = frozenset({"call_answered", "call_unanswered"})
@@ -51,48 +49,12 @@ COMPLETIONS = frozenset({"call_answered", "call_unanswered"})
 Delivered = Mapping[str, str]
 
 
-async def eventually(check: Callable[[], bool], what: str, within: float = WAIT) -> None:
-    """Wait (polling) until `check()` holds; fail with `what` after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 def housekeeping_known() -> bool:
     """Whether this version of the agent has the housekeeping (stuck-call expiry) interval setting."""
     return HOUSEKEEPING in MappingSettings.model_fields
 
 
-# -- the receiver -----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Receiver:
-    """An aiohttp server on loopback that answers 200 and keeps every JSON body it is posted."""
-
-    bodies: list[dict[str, str]] = field(default_factory=list)
-    url: str = ""
-
-    async def _receive(self, request: web.Request) -> web.Response:
-        self.bodies.append(json.loads(await request.read()))
-        return web.json_response({"ok": True})
-
-
-@contextlib.asynccontextmanager
-async def receiver() -> AsyncIterator[Receiver]:
-    rx = Receiver()
-    app = web.Application()
-    app.router.add_post("/{event}", rx._receive)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    rx.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        yield rx
-    finally:
-        await runner.cleanup()
+# -- the receiver's action ------------------------------------------------------------------------------------
 
 
 def every_parameter_action(url: str) -> Action:
@@ -133,7 +95,7 @@ class Recorder:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"Action: Login\r\nActionID: rec-login-1\r\nUsername: recorder\r\nSecret: recorder\r\n\r\n")
         recorder = cls(reader, writer)
-        await eventually(lambda: b"Authentication accepted" in recorder.data, "the recorder's login")
+        await eventually(lambda: b"Authentication accepted" in recorder.data, what="the recorder's login")
         return recorder
 
     async def _read(self) -> None:
@@ -218,24 +180,23 @@ class LoopResult:
 async def run_loop(run: LoopRun, workdir: Path) -> LoopResult:
     """Run the daemon for `run.seconds` (at least three housekeeping ticks) and record the simulator's stream."""
     assert run.seconds >= 3 * run.housekeeping
-    state, log = workdir / "state", workdir / "agent.log"
+    state = workdir / "state"
     flags = ["--keep-timestamps"] if run.keep_timestamps else []
     sim_args = ["simulate", *map(str, run.traces), "--port", "0", "--speed", str(run.speed), "--loop", *flags]
     async with receiver() as rx, process(sim_args, workdir / "simulate.log", clean_env(), stdout=True) as sim:
         await seed(state, rx.url)
         port = await listening_port(sim)
         recorder = await Recorder.login(port)
-        env = clean_env(EVENT_AGENT_STATE_DIR=str(state), EVENT_AGENT_AMI__PORT=str(port),
-                        EVENT_AGENT_ADMIN__PORT="0", EVENT_AGENT_DELIVERY__DRAIN_GRACE_PERIOD="10",
-                        **{HOUSEKEEPING_ENV: str(run.housekeeping)})
-        async with process(["run"], log, env) as daemon:
-            await eventually(lambda: "event-agent running" in _text(log) or daemon.returncode is not None,
-                             "the daemon to start")
+        daemon = Daemon(state, port, DELIVERY__DRAIN_GRACE_PERIOD="10",
+                        MAPPING__HOUSEKEEPING_INTERVAL=str(run.housekeeping))
+        try:
+            await daemon.start()
             await asyncio.sleep(run.seconds)
-            code = await terminate(daemon)
+        finally:
+            code = await daemon.stop()
         recording = workdir / "recording.ami"
         recording.write_bytes(await recorder.stop())
-    return LoopResult(list(rx.bodies), recording, code, _text(log))
+    return LoopResult([request.json() for request in rx.requests], recording, code, daemon.log_text())
 
 
 async def check_loop(run: LoopRun, workdir: Path, loop_calls: int) -> Comparison:
@@ -255,10 +216,6 @@ async def check_loop(run: LoopRun, workdir: Path, loop_calls: int) -> Comparison
     assert dates <= ({event.params["date"] for event in replayed} if run.keep_timestamps
                      else {before.isoformat(), after.isoformat()})
     return comparison
-
-
-def _text(path: Path) -> str:
-    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
 
 # -- the comparison ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""A real admin API on loopback over a real SQLite file, for the tests/test_api*.py modules.
+"""A real admin API on loopback over a real SQLite file, for the admin API tests.
 
 `send_test` really sends: it renders the action and posts it with aiohttp to wherever the action points (the
-tests point actions at a `Sink`, a real aiohttp receiver on 127.0.0.1).
+tests point actions at the receiver of tests/support/receiver.py).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,40 +21,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from agent.admin_api.app import create_app
 from agent.admin_api.deps import ApiDeps, TestResult
 from agent.metrics import Metrics
-from agent.settings import Settings
 from agent.store.facade import Store
 from agent.store.model import Action
 from agent.webhooks.request import render
+from tests.support.settings import TOKEN, agent_settings
 
-TOKEN = "test-token-0123456789"
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
-
-
-@dataclass
-class Sink:
-    """A loopback receiver answering `status` and remembering what it got."""
-
-    status: int = 200
-    received: list[tuple[str, str, bytes]] = field(default_factory=list)
-    url: str = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.received.append((request.method, str(request.rel_url), await request.read()))
-        return web.Response(status=self.status, text=f"sink says {self.status}")
-
-
-@asynccontextmanager
-async def sink_server() -> AsyncIterator[Sink]:
-    sink = Sink()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", sink.handle)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    sink.url = f"http://127.0.0.1:{server.port}"
-    try:
-        yield sink
-    finally:
-        await server.close()
 
 
 async def send_once(action: Action, values: Mapping[str, str]) -> TestResult:
@@ -97,7 +69,7 @@ async def running_api(tmp_path: Path, **overrides: Any) -> AsyncIterator[Api]:
     changes: list[int] = []
     deps = ApiDeps(
         store=store,
-        settings=Settings(state_dir=tmp_path),
+        settings=agent_settings(tmp_path),
         token=TOKEN,
         status=lambda: {"ami": {"connected": True, "last_event_at": "2026-11-28T12:00:00Z"},
                         "calls_in_progress": 2, "outbox_depth": 0, "counters": {"events": 7}},

@@ -1,24 +1,32 @@
-"""Builders of AMI events for tracker tests (the header sets Asterisk 22 sends, trimmed to what matters)."""
+"""Builders of AMI events for tracker tests (the header sets Asterisk 22 sends, trimmed to what matters), and the
+golden traces with the tracker run over each alone."""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from agent.ami.events import AmiEvent
 from agent.devtools.channel_table import ChannelTable
+from agent.devtools.replay import fixture_config
 from agent.devtools.trace import MessageReader, normalise_line_endings, read_events, read_frames
 from agent.devtools.trace import trace_events as trace_event_frames
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.config import MappingConfig
 from agent.mapping.tracker import CallTracker
+from tests.support.paths import TRACES
 
-FIXTURES = Path(__file__).parent / "fixtures"
-TRACES = FIXTURES / "ami_traces"
 T0 = 1795872000.0
+GOLDEN = sorted(trace for trace in TRACES.glob("*.ami") if trace.with_name(trace.stem + ".expected.jsonl").is_file())
+# Durations may differ by 1 s near x.5 s (rounding of microsecond timestamps; see docs/traces.md).
+TOLERANT = frozenset({"duration", "talk_duration"})
+Rename = Callable[[str], str]
+Emitted = list[tuple[str, str, dict[str, str]]]
 
 
 def event(name: str, time: float, **headers: str) -> AmiEvent:
@@ -174,3 +182,48 @@ def read_events_of(data: bytes) -> list[AmiEvent]:
     frames, _ = read_frames(data)
     messages = [message for pairs in frames for message in reader.take(pairs)]
     return [message for message in [*messages, *reader.finish()] if isinstance(message, AmiEvent)]
+
+
+def run(events: Iterable[AmiEvent], config: MappingConfig) -> list[SystemEvent]:
+    """What one tracker emits for `events`, in order."""
+    tracker = CallTracker(config)
+    return [emitted for event in events for emitted in tracker.feed(event)]
+
+
+def solo(trace: Path) -> list[SystemEvent]:
+    """What the tracker emits for the trace alone, with the trace's own mapping settings."""
+    return run(read_events(trace), fixture_config(trace))
+
+
+def comparable(events: Iterable[SystemEvent], rename: Rename = str) -> Emitted:
+    """(event, call_id, params) with the call id (also inside event_id) passed through `rename`."""
+    out = []
+    for event in events:
+        params = dict(event.params)
+        call_id = rename(event.call_id)
+        params["call_id"] = call_id
+        params["event_id"] = call_id + params["event_id"].removeprefix(event.call_id)
+        out.append((event.name, call_id, params))
+    return out
+
+
+def expected_lines(trace: Path) -> list[dict[str, Any]]:
+    """The golden file of `trace`: one {"event", "params"} record per system event."""
+    text = trace.with_name(trace.stem + ".expected.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def near(key: str, expected: str, ours: str | None) -> bool:
+    """Whether `ours` is within the 1 s a TOLERANT parameter may differ by."""
+    if key not in TOLERANT or ours is None or not (ours.isdigit() and expected.isdigit()):
+        return False
+    return abs(int(ours) - int(expected)) <= 1
+
+
+def mismatches(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
+    """The expected parameters our event does not match (durations allow +-1 s)."""
+    return [
+        f"{key}: expected {value!r}, got {actual.get(key)!r}"
+        for key, value in expected.items()
+        if actual.get(key) != value and not near(key, value, actual.get(key))
+    ]

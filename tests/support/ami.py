@@ -7,7 +7,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from agent.ami.client import AmiClient
@@ -17,25 +16,9 @@ from agent.ingest.pump import Pump
 from agent.mapping.catalog import SystemEvent
 from agent.mapping.tracker import CallTracker
 from agent.metrics import Metrics
-from agent.settings import AmiSettings
-from tests.delivery_support import RecordingSink
-
-TRACES = Path(__file__).parent / "fixtures" / "ami_traces"
-WAIT = 20.0  # generous upper bound for "it happened" on a busy shared machine
-
-
-def fast_settings(port: int, **overrides: Any) -> AmiSettings:
-    """Client settings for loopback tests: short pings and backoff."""
-    values: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "port": port,
-        "ping_interval": 5.0,
-        "connect_timeout": 2.0,
-        "reconnect_min": 0.05,
-        "reconnect_max": 0.2,
-    }
-    values.update(overrides)
-    return AmiSettings(**values)
+from tests.support.delivery import RecordingSink
+from tests.support.polling import WAIT
+from tests.support.settings import ami_settings
 
 
 @dataclass
@@ -81,7 +64,7 @@ async def running_link(
 ) -> AsyncIterator[Link]:
     port = await simulator.start()
     queue: asyncio.Queue[AmiMessage] = asyncio.Queue()
-    client = AmiClient(fast_settings(port, **overrides), queue, clock)
+    client = AmiClient(ami_settings(port, **overrides), queue, clock)
     task = asyncio.create_task(client.run())
     try:
         yield Link(simulator, client, queue)
