@@ -132,6 +132,7 @@ class TestImport:
         for tag, value in (("IP", "192.168.201.9"), ("API_Key", "s4FHmODB")):
             assert (await api.call("POST", "/api/v1/parameters", json={"tag": tag, "value": value}))[0] == 201
         _, listed = await api.call("GET", "/api/v1/actions", params={"per_page": "500"})
+        assert len(listed["items"]) == len(expected)
         assert all(not {"IP", "API_Key"} & set(item["undefined_parameters"]) for item in listed["items"])
 
     async def test_selection(self, api: Api) -> None:

@@ -30,7 +30,9 @@ class TestReplayFixtures:
     @pytest.mark.parametrize("trace", GOLDEN, ids=lambda path: path.stem)
     def test_every_parameter_present(self, trace: Path) -> None:
         """Given a trace, when replayed, then every event carries every §4 parameter as a string."""
-        for event in replay(trace, fixture_config(trace)):
+        events = replay(trace, fixture_config(trace))
+        assert len(events) == len(expected_lines(trace))
+        for event in events:
             assert set(event.params) == set(ALL_PARAMETERS)
             assert all(isinstance(value, str) for value in event.params.values())
 

@@ -16,8 +16,9 @@ from agent.store.model import RenderedRequest
 from agent.store.records import Delivery, NewDelivery
 from agent.webhooks.outbox import Lanes
 from agent.webhooks.sender import WINDOW_PER_SLOT
-from tests.support.delivery import engine
+from tests.support.delivery import Engine, engine
 from tests.support.receiver import Received, Receiver, receiver
+from tests.support.settings import fast_delivery
 from tests.support.store_rows import outbox_counts
 
 CONCURRENCY = 2
@@ -27,8 +28,7 @@ ROWS = CALLS * ACTIONS * PER_LANE
 
 
 def settings() -> DeliverySettings:
-    return DeliverySettings(concurrency=CONCURRENCY, retry_initial_delay=0.05, retry_max_delay=0.2,
-                            total_timeout=30.0, connect_timeout=1.0)
+    return fast_delivery(concurrency=CONCURRENCY, total_timeout=30.0)
 
 
 def new_rows(url: str) -> list[NewDelivery]:
@@ -53,10 +53,15 @@ def lanes_in_order(requests: list[Received]) -> dict[tuple[str, str], list[int]]
     return lanes
 
 
-def held(rx: Receiver) -> asyncio.Event:
-    gate = asyncio.Event()
-    rx.gates["/x"] = gate
-    return gate
+async def held_then_released(rx: Receiver, eng: Engine) -> tuple[int, int, dict[str, int]]:
+    """With `rx` holding every request to /x: once CONCURRENCY requests are held, the sender's depth and
+    loaded rows; then `rx` answers, and once the sender is idle, the outbox counts."""
+    gate = rx.gates["/x"]
+    await rx.wait_for(CONCURRENCY)
+    depth, loaded = eng.sender.depth, eng.sender.loaded
+    gate.set()
+    await asyncio.wait_for(eng.sender.wait_idle(), 60.0)
+    return depth, loaded, outbox_counts(eng.store)
 
 
 class TestPagedSender:
@@ -65,14 +70,10 @@ class TestPagedSender:
         most the window's lanes in memory while its depth counts all 600; once the receiver answers, every row is
         delivered exactly once and each (call, action) lane in emission order."""
         async with receiver() as rx, engine(tmp_path / "agent.db", settings()) as eng:
-            gate = held(rx)
+            rx.gates["/x"] = asyncio.Event()
             for batch in await enqueue(eng.store, rx.url):
                 eng.sender.submit(batch)
-            await rx.wait_for(CONCURRENCY)
-            depth, loaded = eng.sender.depth, eng.sender.loaded
-            gate.set()
-            await asyncio.wait_for(eng.sender.wait_idle(), 60.0)
-            counts = outbox_counts(eng.store)
+            depth, loaded, counts = await held_then_released(rx, eng)
         assert depth == ROWS
         assert loaded <= WINDOW * PER_LANE + BATCH
         assert len(rx.requests) == ROWS
@@ -87,13 +88,9 @@ class TestPagedSender:
             store = await Store.open(tmp_path / "agent.db")
             await enqueue(store, rx.url)
             await store.close()
-            gate = held(rx)
+            rx.gates["/x"] = asyncio.Event()
             async with engine(tmp_path / "agent.db", settings()) as eng:
-                await rx.wait_for(CONCURRENCY)
-                depth, loaded = eng.sender.depth, eng.sender.loaded
-                gate.set()
-                await asyncio.wait_for(eng.sender.wait_idle(), 60.0)
-                counts = outbox_counts(eng.store)
+                depth, loaded, counts = await held_then_released(rx, eng)
         assert depth == ROWS
         assert loaded <= WINDOW * PER_LANE + WINDOW
         assert counts == {"delivered": ROWS}

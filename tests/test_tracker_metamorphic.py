@@ -164,6 +164,7 @@ class TestInterleaving:
         configs: list[MappingConfig] = []
         for config in map(fixture_config, GOLDEN):
             configs += [] if config in configs else [config]
+        assert configs
         for config in configs:
             traces = [trace for trace in GOLDEN if fixture_config(trace) == config]
             streams = [[renamed_event(e, prefixed(f"s{n}-")) for e in read_events(t)] for n, t in enumerate(traces)]
@@ -175,6 +176,7 @@ class TestInterleaving:
 
     def test_partner_is_another_trace_with_the_same_settings(self) -> None:
         """Given the golden traces, when paired, then each pair holds two different traces of equal settings."""
+        assert len(GOLDEN) >= 2
         for trace in GOLDEN:
             assert partner(trace) != trace
             assert fixture_config(partner(trace)) == fixture_config(trace)
