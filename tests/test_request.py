@@ -11,6 +11,7 @@ import pytest
 from agent.store.model import Action, Auth, Body, KeyValue, RenderedRequest
 from agent.webhooks.redaction import mask_values, redact_request
 from agent.webhooks.request import MASK, auth_secrets, render, split_url_query
+from tests.support.actions import DASHBOARD
 
 VALUES = {"IP": "10.1.2.3", "API_Key": "s3cr3t", "calling_name": "Ann", "extension": "201", "user": "admin"}
 HOSTILE = 'Jo "The Boss" O\'Brien & Co\r\nX-Injected: yes\\ é😀\x00\x07'
@@ -151,16 +152,7 @@ class TestHostileValues:
 class TestUrl:
     def test_dashboard(self) -> None:
         """Given the PBXware dashboard action, the URL is the reference product's request."""
-        dashboard = action(
-            method="GET",
-            url="http://{{IP}}/index.php",
-            query=(
-                KeyValue("apikey", "{{API_Key}}"),
-                KeyValue("action", "pbxware.dashboard.calls"),
-                KeyValue("server", "{{Srv/Tenant-ID}}"),
-            ),
-        )
-        request = render(dashboard, VALUES | {"Srv/Tenant-ID": "12"})
+        request = render(DASHBOARD, VALUES | {"Srv/Tenant-ID": "12"})
         assert request.url == "http://10.1.2.3/index.php?apikey=s3cr3t&action=pbxware.dashboard.calls&server=12"
         assert request.body == b""
         assert request.headers == ()

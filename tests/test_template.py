@@ -6,17 +6,7 @@ import pytest
 
 from agent.store.model import Action, Auth, Body, KeyValue
 from agent.webhooks.template import is_valid_tag, substitute, tags_in, tags_used, undefined_tags, usage_counts
-
-DASHBOARD = Action(
-    name="Calls Overview",
-    method="GET",
-    url="http://{{IP}}/index.php",
-    query=(
-        KeyValue("apikey", "{{API_Key}}"),
-        KeyValue("action", "pbxware.dashboard.calls"),
-        KeyValue("server", "{{Srv/Tenant-ID}}"),
-    ),
-)
+from tests.support.actions import DASHBOARD
 
 
 class TestTagsIn:

@@ -24,13 +24,7 @@ class TestMultiContactEndpoint:
         channel ends; while the other contact still rings, a 486 on one of them does not end the leg.
         """
         pbx = Pbx()
-        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
-        desk = pbx.channel("PJSIP/202-00000002", a)
-        soft = pbx.channel("PJSIP/202-00000003", a)
-        pbx.dial_begin(a, desk, "202")
-        pbx.dial_begin(a, soft, "202")
-        pbx.ringing(a, desk)
-        pbx.ringing(a, soft)
+        a, (desk, soft) = pbx.offer(contacts=2)
         pbx.wait(2)
         pbx.request(desk, "17", "486")
         pbx.dial("DialEnd", a, desk, DialStatus="BUSY")
@@ -49,13 +43,7 @@ class TestMultiContactEndpoint:
         call_hangup is once per (call, extension) (§4) and fires when the leg ends: at its last channel's DialEnd.
         """
         pbx = Pbx()
-        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
-        desk = pbx.channel("PJSIP/202-00000002", a)
-        soft = pbx.channel("PJSIP/202-00000003", a)
-        pbx.dial_begin(a, desk, "202")
-        pbx.dial_begin(a, soft, "202")
-        pbx.ringing(a, desk)
-        pbx.ringing(a, soft)
+        a, (desk, soft) = pbx.offer(contacts=2)
         pbx.wait(20)
         pbx.dial("DialEnd", a, desk, DialStatus="NOANSWER")
         pbx.wait(3)
@@ -78,13 +66,7 @@ class TestMultiContactEndpoint:
         (cause 26) neither emits call_hangup nor overwrites the leg, so hangup_by names who hung up the talk.
         """
         pbx = Pbx()
-        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
-        desk = pbx.channel("PJSIP/202-00000002", a)
-        soft = pbx.channel("PJSIP/202-00000003", a)
-        pbx.dial_begin(a, desk, "202")
-        pbx.dial_begin(a, soft, "202")
-        pbx.ringing(a, desk)
-        pbx.ringing(a, soft)
+        a, (desk, soft) = pbx.offer(contacts=2)
         pbx.answer(a, desk)
         pbx.dial("DialEnd", a, soft, DialStatus="CANCEL")
         pbx.hangup(soft, "26")
@@ -103,11 +85,7 @@ class TestMultiContactEndpoint:
         Duplicate events change nothing (§3), even when the copy is not adjacent to the original.
         """
         pbx = Pbx()
-        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
-        desk = pbx.channel("PJSIP/202-00000002", a)
-        soft = pbx.channel("PJSIP/202-00000003", a)
-        pbx.dial_begin(a, desk, "202")
-        pbx.dial_begin(a, soft, "202")
+        a, (desk, soft) = pbx.offer(contacts=2, ring=False)
         pbx.request(desk, "17", "486")
         pbx.dial("DialEnd", a, desk, DialStatus="BUSY")
         pbx.events.append(
@@ -213,10 +191,7 @@ class TestVoicemailAfterNoAnswer:
         count (§4 talk_duration), so the call completes unanswered, naming the first offered extension.
         """
         pbx = Pbx()
-        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
-        b = pbx.channel("PJSIP/202-00000002", a)
-        pbx.dial_begin(a, b, "202")
-        pbx.ringing(a, b)
+        a, (b,) = pbx.offer()
         pbx.wait(20)
         pbx.dial("DialEnd", a, b, DialStatus="NOANSWER")
         pbx.hangup(b, "0")

@@ -69,10 +69,7 @@ class TestUnavailable:
 class TestDecline:
     def script(self, request_first: bool) -> Pbx:
         pbx = Pbx()
-        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
-        b = pbx.channel("PJSIP/202-00000002", a)
-        pbx.dial_begin(a, b, "202")
-        pbx.ringing(a, b)
+        a, (b,) = pbx.offer()
         pbx.wait(3)
         if request_first:
             pbx.request(b, "21", "603")
@@ -198,10 +195,7 @@ class TestForward:
         DialBegin. call_unanswered names the first offered extension (202).
         """
         pbx = Pbx()
-        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
-        b = pbx.channel("PJSIP/202-00000002", a)
-        pbx.dial_begin(a, b, "202")
-        pbx.ringing(a, b)
+        a, (b,) = pbx.offer()
         pbx.wait(2)
         pbx.dial("DialEnd", a, b, DialStatus="CANCEL", Forward="PJSIP/205")
         pbx.hangup(b)
@@ -223,10 +217,7 @@ class TestTransferTargetCancelled:
     def script(self, caller_first: bool) -> Pbx:
         """201 calls 202 (answered); 202 blind-transfers 201 to 203; 203 rings; 201 hangs up before 203 answers."""
         pbx = Pbx()
-        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
-        b = pbx.channel("PJSIP/202-00000002", a)
-        pbx.dial_begin(a, b, "202")
-        pbx.ringing(a, b)
+        a, (b,) = pbx.offer()
         pbx.answer(a, b)
         pbx.wait(30)
         pbx.emit("BlindTransfer", Result="Success", **b.block("Transferer"), **a.block("Transferee"),

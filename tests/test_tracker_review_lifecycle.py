@@ -26,10 +26,7 @@ class TestParking:
         by 202 only, at the last hangup.
         """
         pbx = Pbx()
-        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
-        b = pbx.channel("PJSIP/202-00000002", a)
-        pbx.dial_begin(a, b, "202")
-        pbx.ringing(a, b)
+        a, (b,) = pbx.offer()
         pbx.answer(a, b)
         pbx.bridge("br-1", b, a)
         pbx.wait(5)
@@ -61,10 +58,7 @@ class TestCallOutlivesItsCaller:
         caller 201, call_answered naming the first extension that answered (202), duration to the end.
         """
         pbx = Pbx()
-        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
-        b = pbx.channel("PJSIP/202-00000002", a)
-        pbx.dial_begin(a, b, "202")
-        pbx.ringing(a, b)
+        a, (b,) = pbx.offer()
         pbx.answer(a, b)
         pbx.wait(10)
         pbx.emit("BlindTransfer", Result="Success", **a.block("Transferer"), **b.block("Transferee"),
@@ -94,9 +88,7 @@ class TestCallOutlivesItsCaller:
         no party and no dial, so no second completion event is emitted for that call_id (and memory is freed).
         """
         pbx = Pbx()
-        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
-        b = pbx.channel("PJSIP/202-00000002", a)
-        pbx.dial_begin(a, b, "202")
+        a, (b,) = pbx.offer(ring=False)
         pbx.answer(a, b)
         pbx.wait(3)
         pbx.hangup(a)
@@ -131,9 +123,7 @@ class TestPlumbing:
         into the call they take its Linkedid, but the call is complete when its last real party hangs up.
         """
         pbx = Pbx()
-        a = pbx.channel("PJSIP/201-00000001", state=4, exten="202")
-        b = pbx.channel("PJSIP/202-00000002", a)
-        pbx.dial_begin(a, b, "202")
+        a, (b,) = pbx.offer(ring=False)
         pbx.answer(a, b)
         media = pbx.channel("AudioSocket/127.0.0.1:9092-8a5b2c4e", state=6)
         media.linkedid = a.linkedid

@@ -93,9 +93,9 @@ class TestReceiverFaults:
         report("down for a while", log, rx.count)
 
     @pytest.mark.parametrize(("fault", "reply", "words"), [
-        ("slow", Reply(delay=1.5), "timed out"),
-        ("garbage", Reply(fault="garbage"), ""),
-        ("reset", Reply(fault="reset"), ""),
+        pytest.param("slow", Reply(delay=1.5), "timed out", id="slow"),
+        pytest.param("garbage", Reply(fault="garbage"), "", id="garbage"),
+        pytest.param("reset", Reply(fault="reset"), "", id="reset"),
     ])
     async def test_no_usable_answer(self, tmp_path: Path, fault: str, reply: Reply, words: str) -> None:
         """Given a receiver whose first two answers are late (after the 0.5 s timeout), garbage, or a TCP reset,

@@ -135,31 +135,14 @@ class TestLongFaults:
         assert result.rate >= 5000
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-class TestAsteriskGoneAgain(test_ami_faults.TestAsteriskGone):
-    """The short forms again, so the soak table lists them."""
+def again(*short: type) -> type:
+    """The short forms of tests/reliability again, marked slow (only `make soak` runs them), so that the soak
+    table lists them too."""
+    return pytest.mark.timeout(1800)(pytest.mark.slow(type(f"{short[0].__name__}Again", short, {})))
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-class TestAsteriskRestartAgain(test_ami_faults.TestAsteriskRestart):
-    """The short form again, so the soak table lists it."""
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-class TestHalfOpenAgain(test_ami_faults.TestHalfOpen):
-    """The short form again, so the soak table lists it."""
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-class TestReceiverFaultsAgain(test_receiver_faults.TestReceiverFaults):
-    """The short forms again, so the soak table lists them."""
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-class TestStoreFaultsAgain(test_store_faults.TestDatabaseLocked, test_store_faults.TestDiskFull):
-    """The short forms again, so the soak table lists them."""
+TestAsteriskGoneAgain = again(test_ami_faults.TestAsteriskGone)
+TestAsteriskRestartAgain = again(test_ami_faults.TestAsteriskRestart)
+TestHalfOpenAgain = again(test_ami_faults.TestHalfOpen)
+TestReceiverFaultsAgain = again(test_receiver_faults.TestReceiverFaults)
+TestStoreFaultsAgain = again(test_store_faults.TestDatabaseLocked, test_store_faults.TestDiskFull)

@@ -85,6 +85,17 @@ class Pbx:
         self.emit("Newchannel", **chan.block())
         return chan
 
+    def offer(self, callee: str = "202", contacts: int = 1, *, ring: bool = True) -> tuple[Chan, list[Chan]]:
+        """201 dials `callee`: 201's channel (state Ring), then one channel per contact of `callee`, each offered
+        by a DialBegin and, with `ring`, ringing; the caller's channel and the contacts' channels."""
+        caller = self.channel("PJSIP/201-00000001", state=4, exten=callee)
+        legs = [self.channel(f"PJSIP/{callee}-{n:08x}", caller) for n in range(2, 2 + contacts)]
+        for leg in legs:
+            self.dial_begin(caller, leg, callee)
+        for leg in legs if ring else []:
+            self.ringing(caller, leg)
+        return caller, legs
+
     def local(self, target: str, linked: Chan) -> tuple[Chan, Chan]:
         """A Local channel pair `Local/target-0000000n;1` and `;2` (both inherit the creator's Linkedid)."""
         base = f"Local/{target}-{self.seq:08x}"
