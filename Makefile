@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 # setuptools tells every editable install to beware of same-named folders (information only, not a problem here)
 PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet
 
-.PHONY: test lint typecheck pytest docs demo bench soak clean install uninstall
+.PHONY: test quick lint typecheck pytest docs demo bench soak clean install uninstall
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -37,6 +37,12 @@ test: lint typecheck docs pytest
 # The documentation site (docs/, mkdocs.yml) into site/; --strict turns a broken link into a failure.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# The edit loop: lint, types and the fast tests, leaving out the browser tests and those marked heavy (processes,
+# installs, long property runs, tests/reliability, tests/soak). About QUICK_FIGURE on this 2-core machine;
+# `make test` still runs everything.
+quick: lint typecheck
+	$(BIN)/pytest -q -m "not browser and not heavy"
 
 demo: $(RUN_STAMP)
 	$(BIN)/event-agent demo
