@@ -7,13 +7,11 @@ anchors between the pages; these tests check the pages against the code itself.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -25,6 +23,7 @@ from agent.admin_api.routing import API_PREFIX, Route
 from agent.mapping.catalog import ALL_PARAMETERS, EVENTS
 from agent.settings import Settings
 from tests.support.paths import ROOT
+from tests.support.scripts import load_script
 
 DOCS = ROOT / "docs"
 PAGES = {path.name: path.read_text(encoding="utf-8") for path in sorted(DOCS.glob("*.md"))}
@@ -107,15 +106,6 @@ def method_shown(route: Route, line: str) -> bool:
     return (route.method == "GET" and "-X " not in line and not sends_body) or (
         route.method == "POST" and sends_body and "-X " not in line
     )
-
-
-def load_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class TestAdminApiPage:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -18,9 +17,10 @@ from agent.mapping.catalog import CALL_ANSWERED, CALL_HANGUP, CALL_UNANSWERED, E
 from agent.mapping.config import compile_mapping
 from agent.settings import MappingSettings
 from tests.support.paths import ROOT
+from tests.support.scripts import SCRIPTS, load_script
 
 FIXTURES = ROOT / "tests" / "fixtures" / "ami_traces"
-CONVERTER = ROOT / "scripts" / "convert_public_trace.py"
+CONVERTER = SCRIPTS / "convert_public_trace.py"
 TRACES = sorted(FIXTURES.glob("*.ami"))
 GOLDENS = sorted(FIXTURES.glob("*.expected.jsonl"))
 PUBLIC = sorted(FIXTURES.glob("pub_*.ami"))
@@ -51,12 +51,7 @@ def _mapping(trace: Path) -> MappingSettings:
 
 
 def _converter() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("convert_public_trace", CONVERTER)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("convert_public_trace")
 
 
 class TestTraceFiles:

@@ -9,7 +9,6 @@ emitted together must be exactly what one uninterrupted tracker emits: the golde
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -40,6 +39,7 @@ from agent.store.health import Backoff, StoreHealth
 from agent.store.migrations import STEPS
 from agent.store.model import Action, RenderedRequest
 from agent.store.records import NewDelivery
+from tests.support.polling import eventually
 from tests.support.tracker import GOLDEN, comparable, event, hangup, newchannel, solo
 
 CUTS = 12  # cut points per fixture, spread over the trace (every Hangup is a cut as well)
@@ -186,8 +186,7 @@ class TestWriter:
             item = newchannel(1.0, "PJSIP/201-00000001", "1.1", "1.1", 4)
             writer.add("1.1", item)
             writer.flush()
-            while health.ok:  # noqa: ASYNC110 (the health has no event to wait on)
-                await asyncio.sleep(0.01)
+            await eventually(lambda: not health.ok, what="the refused write reported")
             assert writer.pending == 1
             blocker.execute("COMMIT")
             await writer.wait_written()
