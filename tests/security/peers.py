@@ -13,7 +13,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.reliability.harness import ROOT, WAIT, Daemon
+from tests.support.agent_runner import Daemon
+from tests.support.paths import ROOT
+from tests.support.polling import WAIT, eventually
 
 GROWTH_LIMIT_MB = 50.0  # what a hostile peer may add to the agent's resident memory
 
@@ -117,14 +119,13 @@ async def settled(daemon: Daemon, check: Callable[[dict[str, Any]], bool], what:
     """The status document once `check` holds on its `ami` part (`what` it waits for, in the failure)."""
     status: dict[str, Any] = {}
 
-    async def poll() -> None:
-        nonlocal status
-        while not check((status := await daemon.status())["ami"]):  # noqa: ASYNC110 (polling another process)
-            await asyncio.sleep(0.05)
+    async def holds() -> bool:
+        status.update(await daemon.status())
+        return check(status["ami"])
 
     try:
-        await asyncio.wait_for(poll(), WAIT)
-    except TimeoutError:
-        raise AssertionError(f"no {what} within {WAIT:g} s: {status}") from None
+        await eventually(holds, every=0.05, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {status}") from None
     return status
 

@@ -19,11 +19,14 @@ import pytest
 from agent.ami.events import AmiEvent
 from agent.cli.checkconfig import check_config
 from agent.devtools.simulator import AmiSimulator, server_context
-from agent.settings import Settings, SettingsError, load_settings
-from tests.ami_support import TRACES, WAIT, fast_settings, running_link
-from tests.reliability.harness import ROOT, Daemon, eventually
+from agent.settings import SettingsError, load_settings
 from tests.security.certs import Authority, ServerCert, authority, server_cert
 from tests.security.peers import settled
+from tests.support.agent_runner import Daemon
+from tests.support.ami import running_link
+from tests.support.paths import ROOT, TRACES
+from tests.support.polling import WAIT, eventually
+from tests.support.settings import agent_settings
 
 TRACE = TRACES / "01_internal_answered_caller_hangup.ami"
 
@@ -159,10 +162,10 @@ class TestCheckConfig:
         port = await simulator.start()
         try:
             good, bad = io.StringIO(), io.StringIO()
-            trusted = fast_settings(port, tls=True, tls_ca_file=ca.file, secret="s")
-            untrusted = fast_settings(port, tls=True, tls_ca_file=other_ca.file, secret="s")
-            status_good = await check_config(Settings(ami=trusted, state_dir=tmp_path), good, observe_s=0.5)
-            status_bad = await check_config(Settings(ami=untrusted, state_dir=tmp_path), bad, observe_s=0.5)
+            trusted = agent_settings(tmp_path, port, ami={"tls": True, "tls_ca_file": ca.file, "secret": "s"})
+            untrusted = agent_settings(tmp_path, port, ami={"tls": True, "tls_ca_file": other_ca.file, "secret": "s"})
+            status_good = await check_config(trusted, good, observe_s=0.5)
+            status_bad = await check_config(untrusted, bad, observe_s=0.5)
         finally:
             await simulator.stop()
         assert f"logged in to 127.0.0.1:{port} as 'event-agent'" in good.getvalue()
@@ -191,6 +194,7 @@ async def simulate_process(cert: ServerCert) -> AsyncIterator[int]:
         await process.wait()
 
 
+@pytest.mark.heavy  # the agent as a process
 class TestDaemonOverTls:
     async def test_run_and_bad_certificate(self, tmp_path: Path, ca: Authority, other_ca: Authority) -> None:
         """Given `event-agent simulate --tls-cert/--tls-key` and `event-agent run` with EVENT_AGENT_AMI__TLS=true:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.harness import eventually
 from tests.security.peers import GROWTH_LIMIT_MB, MemoryWatch, agent_against, settled
+from tests.support.polling import eventually
 
 DROPPED = "a broken or hostile AMI server; dropping the connection"
 RESYNCED = "AMI connected; resync with 0 live channels"
@@ -51,6 +51,7 @@ async def flooded(mode: str, state_dir: Path) -> tuple[float, dict[str, Any]]:
         return growth, status
 
 
+@pytest.mark.heavy  # hostile peers and the agent as processes
 class TestHostileAmiPeers:
     async def test_endless_resync_answer(self, tmp_path: Path) -> None:
         """Given a server answering CoreShowChannels with `EventList: start` and then channels forever, then the

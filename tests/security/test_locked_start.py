@@ -15,7 +15,8 @@ import pytest
 
 from agent.app import DATABASE_FILE
 from agent.store.facade import Store
-from tests.reliability.harness import ROOT, daemon_env
+from tests.support.paths import ROOT
+from tests.support.settings import daemon_env
 
 EXIT_WAIT = 60.0  # an upper bound for "it exited" on a busy machine (the agent waits 5 s for the lock)
 LOCKER = """
@@ -36,6 +37,7 @@ def make_database(path: Path) -> None:
 
 
 class TestLockedAtStart:
+    @pytest.mark.heavy  # the agent as a process
     async def test_exits_with_status_1(self, tmp_path: Path) -> None:
         """Given another process holding the database with BEGIN EXCLUSIVE, when `event-agent run` starts, then
         it logs `cannot start: database is locked` and the process exits with status 1 (not hanging)."""

@@ -10,9 +10,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.reliability.harness import Daemon, eventually, sim_process
+import pytest
 
-TRACE = Path(__file__).parents[1] / "fixtures" / "ami_traces" / "01_internal_answered_caller_hangup.ami"
+from tests.reliability.harness import sim_process
+from tests.support.agent_runner import Daemon
+from tests.support.paths import TRACES
+from tests.support.polling import eventually
+
+TRACE = TRACES / "01_internal_answered_caller_hangup.ami"
 CALL_ID = "1795871929.34"
 FORGED = "FORGED ERROR agent: the admin token is 0000"
 
@@ -25,6 +30,7 @@ def forged_trace(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.heavy  # the agent as a process
 class TestLogForging:
     async def test_linkedid_with_line_feed(self, tmp_path: Path) -> None:
         """Given a call whose Linkedid holds a bare LF followed by a fake log line, when the agent logs the

@@ -41,9 +41,10 @@ def agent_settings(state_dir: Path, ami_port: int = 5038, *, ami: Mapping[str, A
     )
 
 
-def daemon_env(state_dir: Path, ami_port: int, admin_port: int, **extra: str) -> dict[str, str]:
-    """The environment of an `event-agent run` process with the same settings as `agent_settings`; `extra`
-    adds variables without their prefix (`DELIVERY__CONCURRENCY="8"`). Inherited EVENT_AGENT_ ones are dropped."""
+def daemon_env(state_dir: Path, ami_port: int, admin_port: int = 0, **extra: str) -> dict[str, str]:
+    """The environment of an `event-agent run` process with the same settings as `agent_settings` (admin port 0:
+    any free one); `extra` adds variables without their prefix (`DELIVERY__CONCURRENCY="8"`). Inherited
+    EVENT_AGENT_ variables are dropped."""
     values: dict[str, object] = {
         "STATE_DIR": state_dir, "LOG_LEVEL": "INFO",
         "AMI__HOST": "127.0.0.1", "AMI__PORT": ami_port,
