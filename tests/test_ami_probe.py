@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from agent.ami.probe import ProbeResult, ami_login_probe
 from agent.devtools.simulator import AmiSimulator
 from tests.support.paths import TRACES
+from tests.support.receiver import free_port
 from tests.support.settings import ami_settings
 
 TRACE_10 = TRACES / "10_inbound_queue_204_answers.ami"
@@ -74,9 +73,7 @@ class TestProbe:
 
     async def test_nothing_listening(self) -> None:
         """Given a port nobody listens on, then not ok with a connection message."""
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         result = await ami_login_probe(ami_settings(port))
         assert not result.ok
         assert result.message.startswith(f"cannot connect to 127.0.0.1:{port}")

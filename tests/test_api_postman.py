@@ -251,7 +251,7 @@ class TestImportWrite:
             await store.close()
 
 
-PUBLIC = FIXTURES / "public"
+PUBLIC = POSTMAN / "public"
 CHECKOUT_LIKE = "adyen_testcards_v1.json"
 SESSION = "adyen_session_authentication_v1.json"
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 from agent.store.model import Auth, KeyValue
 from agent.webhooks.postman import Preview, PreviewItem, load_collection, preview
 from agent.webhooks.postman_scope import Variable
+from tests.support.paths import POSTMAN
 
-PUBLIC = Path(__file__).parent / "fixtures" / "postman" / "public"
+PUBLIC = POSTMAN / "public"
 SCRIPT = "the request has a test script; scripts are not run"
 NO_SCHEME = "the URL has no scheme; http:// assumed"
 MAX_REDIRECTS = "setting maxRedirects is ignored"
