@@ -18,9 +18,10 @@ from yarl import URL
 
 from agent.admin_api.auth import FAILURE_BUDGET, FAILURE_WINDOW_S, Throttle, load_or_create_token
 from agent.settings import AdminSettings, Settings
-from tests.api_harness import TOKEN, Api, action_json, running_api
+from tests.support.api import Api, action_json, running_api
+from tests.support.paths import ROOT
+from tests.support.settings import TOKEN, agent_settings
 
-ROOT = Path(__file__).resolve().parents[2]
 HARDENING = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
@@ -55,7 +56,7 @@ class TestTokens:
 
     def test_generated_token_is_long(self, tmp_path: Path) -> None:
         """Given no configured token, when one is generated, then it has at least 32 characters."""
-        assert len(load_or_create_token(Settings(state_dir=tmp_path))) >= 32
+        assert len(load_or_create_token(agent_settings(tmp_path, admin={"token": None}))) >= 32
 
     def test_long_token_accepted(self) -> None:
         """Given a token of exactly 32 characters, then the settings take it."""
@@ -129,8 +130,8 @@ class TestHostHeader:
     @pytest.mark.parametrize("host", ["pbx.example.com", "PBX.example.com:8443", "pbx.example.com."])
     async def test_configured_names(self, tmp_path: Path, host: str) -> None:
         """Given EVENT_AGENT_ADMIN__ALLOWED_HOSTS=pbx.example.com,admin.example.com, then those names answer."""
-        admin = AdminSettings.model_validate({"allowed_hosts": "pbx.example.com, admin.example.com"})
-        async with running_api(tmp_path, settings=Settings(state_dir=tmp_path, admin=admin)) as api:
+        settings = agent_settings(tmp_path, admin={"allowed_hosts": "pbx.example.com, admin.example.com"})
+        async with running_api(tmp_path, settings=settings) as api:
             status, _, _ = await _raw(api, "GET", "/api/v1/status",
                                       {"Host": host, "Authorization": f"Bearer {TOKEN}"})
         assert status == 200

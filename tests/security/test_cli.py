@@ -13,17 +13,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from agent.__main__ import _parser
 from agent.cli.status import status_main
-from agent.settings import Settings
+from tests.support.api import running_api
+from tests.support.paths import ROOT, TRACES
+from tests.support.settings import agent_settings
 
-ROOT = Path(__file__).resolve().parents[2]
-TRACES = ROOT / "tests/fixtures/ami_traces"
 BIG_TRACE = TRACES / "13_load_mixed_35_calls.ami"  # its output is larger than a pipe's buffer
-TOKEN = "cli-test-token-0123456789abcdefghijkl"
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -106,27 +103,21 @@ class TestHelp:
         assert len(_actions(_parser())) > 20
 
 
-async def _status(request: web.Request) -> web.Response:
-    if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-        return web.json_response({"error": "wrong token", "details": []}, status=401)
-    return web.json_response({"calls_in_progress": 2, "counters": {"deliveries": {"delivered": 2787.0},
-                                                                   "ami_events": 12.0, "lag_s": 0.25}})
+STATUS = {"calls_in_progress": 2, "counters": {"deliveries": {"delivered": 2787.0}, "ami_events": 12.0, "lag_s": 0.25}}
 
 
 @pytest.fixture
-async def port() -> AsyncIterator[int]:
-    """A real agent stand-in on 127.0.0.1 that answers the status route with float counters."""
-    app = web.Application()
-    app.router.add_get("/api/v1/status", _status)
-    async with TestServer(app, host="127.0.0.1") as server:
-        yield int(server.port or 0)
+async def port(tmp_path: Path) -> AsyncIterator[int]:
+    """The port of a running admin API whose status has float counters."""
+    async with running_api(tmp_path, status=lambda: STATUS) as api:
+        yield int(api.client.port)
 
 
 class TestStatus:
     @pytest.mark.parametrize("as_json", [False, True])
     async def test_whole_numbers(self, tmp_path: Path, port: int, as_json: bool) -> None:
         """Given counters that arrive as 2787.0, when status prints them, then as 2787 (0.25 stays 0.25)."""
-        settings = Settings.model_validate({"state_dir": tmp_path, "admin": {"port": port, "token": TOKEN}})
+        settings = agent_settings(tmp_path, admin={"port": port})
         out = io.StringIO()
         code = await asyncio.to_thread(status_main, settings, as_json=as_json, out=out)
         text = out.getvalue()

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.app import DATABASE_FILE, Agent
-from agent.settings import AmiSettings, Settings
+from agent.app import DATABASE_FILE
 from agent.store.facade import Store
 from agent.store.model import Parameter
-from tests.delivery_support import free_port
+from tests.support.agent_runner import running_agent
+from tests.support.receiver import free_port
+from tests.support.settings import agent_settings
 
 
 def mode(path: Path) -> int:
@@ -36,14 +37,12 @@ class TestModes:
         """Given umask 022 and no state directory, when the agent starts (generated token) and writes, then the
         directory is 0700 and the database, its -wal and -shm files and the token file are 0600."""
         state = tmp_path / "state"
-        agent = await Agent.open(Settings(state_dir=state, ami=AmiSettings(port=free_port(), reconnect_min=1.0)))
-        try:
+        settings = agent_settings(state, free_port(), ami={"reconnect_min": 1.0}, admin={"token": None})
+        async with running_agent(settings) as agent:
             await agent.store.create_parameter(Parameter("Key", "s3cret", secret=True))
             files = [state / name for name in (DATABASE_FILE, f"{DATABASE_FILE}-wal", f"{DATABASE_FILE}-shm",
                                                "admin-token")]
             modes = {path.name: mode(path) for path in files}
-        finally:
-            await agent.stop()
         assert mode(state) == 0o700
         assert modes == dict.fromkeys(modes, 0o600)
         assert len(modes) == 4

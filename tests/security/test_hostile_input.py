@@ -23,9 +23,10 @@ from agent.webhooks.postman import preview
 from agent.webhooks.request import render
 from agent.webhooks.retry import RetryPolicy
 from agent.webhooks.sender import Sender
-from tests.api_harness import action_json, running_api
-from tests.delivery_support import engine, fast_delivery, system_event
 from tests.security.hostile_http import hostile
+from tests.support.api import action_json, running_api
+from tests.support.delivery import engine, system_event
+from tests.support.settings import fast_delivery
 
 TRAVERSAL = "../../../admin/delete?x=1#frag"
 

@@ -6,30 +6,22 @@ on 127.0.0.1; the daemon in-process for the activity log, and as a real process 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import os
-import signal
-import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from pydantic import SecretStr
 
-from agent.app import DATABASE_FILE, Agent
+from agent.app import DATABASE_FILE
 from agent.devtools.simulator import AmiSimulator
 from agent.mapping.catalog import EVENT_KEYS
-from agent.settings import AdminSettings, AmiSettings, Settings
+from agent.settings import Settings
 from agent.store.facade import Store
 from agent.store.model import Action, Auth, Body, KeyValue, Parameter
-from tests.api_harness import Api, running_api
-from tests.delivery_support import fast_delivery, free_port, receiver
 from tests.security.hostile_http import (
     ADMIN_TOKEN,
     AMI_SECRET,
@@ -41,15 +33,18 @@ from tests.security.hostile_http import (
     QUERY_KEY,
     REQUEST_SECRETS,
     SECRETS,
-    HostileReceiver,
     hostile,
     leaked,
 )
+from tests.support.agent_runner import Daemon, running_agent
+from tests.support.api import Api, running_api
+from tests.support.paths import TRACES
+from tests.support.polling import eventually
+from tests.support.receiver import Receiver, free_port, receiver
+from tests.support.settings import agent_settings
 
-ROOT = Path(__file__).resolve().parents[2]
-TRACE = ROOT / "tests/fixtures/ami_traces/01_internal_answered_caller_hangup.ami"
+TRACE = TRACES / "01_internal_answered_caller_hangup.ami"
 EVENTS_IN_TRACE = 3  # call_incoming, ringing, call_answered
-WAIT = 60.0  # an upper bound for "it happened" on a busy machine, never a measurement
 MASK = "********"  # what the admin API shows for a secret (docs/security.md)
 USERNAME = "event-agent"
 
@@ -82,28 +77,16 @@ async def configure(path: Path, made: list[Action]) -> list[int]:
     return ids
 
 
-async def eventually(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {WAIT:g} s")
-        await asyncio.sleep(0.05)
-
-
 @asynccontextmanager
-async def receivers() -> AsyncIterator[tuple[HostileReceiver, HostileReceiver, str, HostileReceiver]]:
+async def receivers() -> AsyncIterator[tuple[Receiver, Receiver, str, Receiver]]:
     async with hostile("garbage") as garbage, hostile("headers") as flood, hostile("echo") as echo:
         yield garbage, flood, f"http://127.0.0.1:{free_port()}", echo
 
 
 def daemon_settings(state: Path, ami_port: int) -> Settings:
-    return Settings(
-        state_dir=state,
-        ami=AmiSettings(host="127.0.0.1", port=ami_port, username=USERNAME, secret=SecretStr(AMI_SECRET),
-                        reconnect_min=0.1, reconnect_max=0.5),
-        admin=AdminSettings(host="127.0.0.1", port=0, token=SecretStr(ADMIN_TOKEN)),
-        delivery=fast_delivery(live_retry_window=0.3, final_retry_window=0.6),
-    )
+    """The simulator's AMI user with the planted AMI secret, the planted admin token, retries given up quickly."""
+    return agent_settings(state, ami_port, ami={"username": USERNAME, "secret": AMI_SECRET},
+                          admin={"token": ADMIN_TOKEN}, live_retry_window=0.3, final_retry_window=0.6)
 
 
 async def api_get(http: aiohttp.ClientSession, base: str, path: str) -> Any:
@@ -129,18 +112,17 @@ class TestActivityLog:
         async with receivers() as (garbage, flood, refused, echo):
             made = actions(garbage.url, flood.url, refused, echo.url)
             ids = await configure(tmp_path / DATABASE_FILE, made)
-            agent = await Agent.open(daemon_settings(tmp_path, await simulator.start()))
             try:
-                await eventually(lambda: sum(agent.metrics.deliveries.snapshot().values()) >= EVENTS_IN_TRACE * 4,
-                                 "every delivery finished")
-                base = f"http://127.0.0.1:{agent.api_port}/api/v1"
-                async with aiohttp.ClientSession() as http:
-                    tried = [await api_post(http, base, f"/actions/{ident}/test") for ident in ids]
-                    rows = (await api_get(http, base, "/activity?per_page=500"))["items"]
-                    found = {secret: (await api_get(http, base, f"/activity?search={secret}"))["total"]
-                             for secret in REQUEST_SECRETS}
+                async with running_agent(daemon_settings(tmp_path, await simulator.start())) as agent:
+                    await eventually(lambda: sum(agent.metrics.deliveries.snapshot().values()) >= EVENTS_IN_TRACE * 4,
+                                     what="every delivery finished")
+                    base = f"http://127.0.0.1:{agent.api_port}/api/v1"
+                    async with aiohttp.ClientSession() as http:
+                        tried = [await api_post(http, base, f"/actions/{ident}/test") for ident in ids]
+                        rows = (await api_get(http, base, "/activity?per_page=500"))["items"]
+                        found = {secret: (await api_get(http, base, f"/activity?search={secret}"))["total"]
+                                 for secret in REQUEST_SECRETS}
             finally:
-                await agent.stop()
                 await simulator.stop()
         assert found == dict.fromkeys(REQUEST_SECRETS, 0)
         assert leaked(json.dumps(tried) + json.dumps(rows)) == []
@@ -239,27 +221,7 @@ class TestCredentialsMasked:
         assert leaked(json.dumps([answers, rows])) == []
 
 
-def _environment(state: Path, admin_port: int, ami_port: int) -> dict[str, str]:
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("EVENT_AGENT_")}
-    return {**clean, "EVENT_AGENT_STATE_DIR": str(state), "EVENT_AGENT_LOG_LEVEL": "DEBUG",
-            "EVENT_AGENT_ADMIN__PORT": str(admin_port), "EVENT_AGENT_ADMIN__TOKEN": ADMIN_TOKEN,
-            "EVENT_AGENT_AMI__PORT": str(ami_port), "EVENT_AGENT_AMI__USERNAME": USERNAME,
-            "EVENT_AGENT_AMI__SECRET": AMI_SECRET, "EVENT_AGENT_DELIVERY__RETRY_INITIAL_DELAY": "0.05"}
-
-
-async def _wait_for_api(http: aiohttp.ClientSession, base: str, process: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline and process.returncode is None:
-        try:
-            async with http.get(base.removesuffix("/api/v1") + "/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError("the agent did not start")
-
-
+@pytest.mark.heavy  # the agent as a process
 class TestDebugLog:
     async def test_no_secret_at_debug(self, tmp_path: Path) -> None:
         """Given the daemon as a process at DEBUG, with the AMI secret, the admin token, a secret parameter and
@@ -268,26 +230,22 @@ class TestDebugLog:
         state = tmp_path / "state"
         state.mkdir()
         simulator = AmiSimulator([TRACE], speed=0, loop=True, username=USERNAME, secret=AMI_SECRET)
-        ami_port, admin_port = await simulator.start(), free_port()
-        out = tmp_path / "agent.log"
+        ami_port = await simulator.start()
+        daemon = Daemon(state, ami_port, LOG_LEVEL="DEBUG", ADMIN__TOKEN=ADMIN_TOKEN, AMI__USERNAME=USERNAME,
+                        AMI__SECRET=AMI_SECRET)
         async with receiver() as rx:
             ids = await configure(state / DATABASE_FILE, actions(rx.url, rx.url, rx.url, rx.url))
-            with out.open("wb") as log:
-                process = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "agent", "run", cwd=ROOT, stdout=log, stderr=asyncio.subprocess.STDOUT,
-                    env=_environment(state, admin_port, ami_port))
             try:
-                base = f"http://127.0.0.1:{admin_port}/api/v1"
+                await daemon.start()
+                base = f"{daemon.base_url}api/v1"
                 async with aiohttp.ClientSession() as http:
-                    await _wait_for_api(http, base, process)
-                    await rx.wait_for(len(ids), within=WAIT)
+                    await rx.wait_for(len(ids))
                     await api_post(http, base, "/parameters", {"tag": "Other", "value": PARAM + "-2", "secret": True})
                     tried = await api_post(http, base, f"/actions/{ids[0]}/test")
             finally:
-                process.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(process.wait(), WAIT)
+                await daemon.stop()
                 await simulator.stop()
-        text = out.read_text(encoding="utf-8", errors="replace")
+        text = daemon.log_text()
         assert tried["status"] == 200
         assert "admin API on http://127.0.0.1" in text  # the log was written
         assert leaked(text, (*SECRETS, PARAM + "-2")) == []

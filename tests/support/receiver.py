@@ -1,5 +1,6 @@
 """The webhook receiver every test delivers to: a real aiohttp server on 127.0.0.1 that records each request
-and answers as the test scripts it (a status, a delay, bytes that are not HTTP, a TCP reset, or held at a gate).
+and answers as the test scripts it: a status, a delay, or a fault (bytes that are not HTTP, a flood of header
+lines, the request echoed back in a 500, a TCP reset); or it holds the request at a gate.
 
     async with receiver() as rx:
         rx.on("/hook", Reply(503), Reply(503))   # the next two requests to /hook get 503, then the default
@@ -28,8 +29,12 @@ from aiohttp import web
 from tests.support.polling import WAIT
 
 ANY = "*"  # `Receiver.on` for a script that any path takes from
-Fault = Literal["garbage", "reset"]
+# garbage: a line that is not HTTP; headers: a status line and more header lines than any client accepts;
+# echo: a 500 whose body is the request head as received (a receiver that reflects the URL and the headers,
+# credentials included, into its error page); reset: the connection aborted with a TCP RST.
+Fault = Literal["garbage", "headers", "echo", "reset"]
 GARBAGE = b"\x00\xff\xfeNOT HTTP AT ALL\r\n\r\n"
+FLOOD = b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-Flood-%d: v\r\n" % n for n in range(500)) + b"\r\n"
 
 
 def free_port() -> int:
@@ -165,16 +170,23 @@ class Receiver:
 
 
 def _misbehave(request: web.Request, fault: Fault) -> None:
-    """Answer with bytes that are not HTTP, or reset the connection; aiohttp then has nowhere to write."""
+    """Write the fault's bytes on the socket and close it, or reset it; aiohttp then has nowhere to write."""
     transport = request.transport
     assert transport is not None
-    if fault == "garbage":
-        transport.write(GARBAGE)
-        transport.close()
-    else:
+    if fault == "reset":
         sock = transport.get_extra_info("socket")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         transport.abort()
+        return
+    transport.write(GARBAGE if fault == "garbage" else FLOOD if fault == "headers" else _echo(request))
+    transport.close()
+
+
+def _echo(request: web.Request) -> bytes:
+    """A 500 whose body is the request line and headers as they came (names in their own case)."""
+    line = f"{request.method} {request.raw_path} HTTP/{request.version.major}.{request.version.minor}\r\n"
+    head = line.encode() + b"".join(key + b": " + value + b"\r\n" for key, value in request.raw_headers) + b"\r\n"
+    return b"HTTP/1.1 500 Oops\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (len(head), head)
 
 
 @asynccontextmanager
