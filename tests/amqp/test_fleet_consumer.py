@@ -6,14 +6,19 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from pathlib import Path
 from typing import Any
+
+import pytest
 
 from agent.webhooks.amqp.publisher import AmqpPublisher
 from agent.webhooks.amqp.render import AmqpTarget, render_message
 from tests.support.broker import Broker
+from tests.support.paths import ROOT
+from tests.support.polling import eventually
 
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "fleets.md"
+pytestmark = pytest.mark.heavy  # a RabbitMQ broker as a process: left out of `make quick`
+
+PAGE = ROOT / "docs" / "fleets.md"
 
 
 def example() -> dict[str, Any]:
@@ -53,8 +58,11 @@ async def test_each_event_handled_once(broker: Broker) -> None:
     publisher = AmqpPublisher()
     try:
         target = AmqpTarget(broker.url(), "pbx.events")
-        while not (await publisher.publish(render_message(target, probe))).ok:
-            pass  # unroutable until the consumer has declared and bound its queue
+
+        async def routed() -> bool:  # unroutable until the consumer has declared and bound its queue
+            return (await publisher.publish(render_message(target, probe))).ok
+
+        await eventually(routed, what="the probe routed to the consumer's queue")
         results = [await publisher.publish(render_message(target, event)) for event in (first, first, other, second)]
         assert [result.ok for result in results] == [True, True, False, True], results  # globex: no queue
         await done.wait()

@@ -19,7 +19,10 @@ from agent.store.health import Backoff
 from agent.webhooks.amqp.publisher import AmqpPublisher
 from agent.webhooks.amqp.render import AmqpMessage, AmqpTarget, render_message
 from agent.webhooks.retry import AttemptResult
-from tests.support.broker import Broker, Relay, free_port
+from tests.support.broker import Broker, Relay
+from tests.support.receiver import free_port
+
+pytestmark = pytest.mark.heavy  # a RabbitMQ broker as a process: left out of `make quick`
 
 # The call_answered of docs/events.md's example, with a tenant.
 PARAMS = {

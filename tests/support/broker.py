@@ -29,6 +29,8 @@ from pathlib import Path
 import aio_pika
 import pytest
 
+from tests.support.receiver import free_port
+
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 RABBITMQ_SERVER = RABBITMQ_BIN / "rabbitmq-server"
 RABBITMQCTL = RABBITMQ_BIN / "rabbitmqctl"
@@ -38,13 +40,6 @@ USER = "event-agent"
 START_TIMEOUT = 90.0  # s: about 8 s when the machine is idle, far more when every core is busy
 STOP_TIMEOUT = 30.0
 SKIP_REASON = f"{RABBITMQ_SERVER} is not installed (Debian package 'rabbitmq-server'; .ci/run installs it)"
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on at the moment, on the loopback address."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def _group_alive(group: int) -> bool:
