@@ -44,6 +44,10 @@ class Agent:
         return self.daemon.base_url
 
     @property
+    def state_dir(self) -> Path:
+        return self.daemon.state_dir
+
+    @property
     def log(self) -> Path:
         return self.daemon.log
 
