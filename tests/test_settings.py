@@ -11,8 +11,9 @@ import pytest
 
 from agent.mapping.config import DEFAULT_EXTENSION_PATTERN, MappingConfig, compile_mapping
 from agent.settings import EX_CONFIG, MappingSettings, SettingsError, load_settings
+from tests.support.paths import ROOT
 
-AGENT = Path(__file__).parents[1] / "agent"
+AGENT = ROOT / "agent"
 # Packages below the top of the layout: they declare what they read and never import agent/settings.py.
 LOWER = ("admin_api", "ingest", "webhooks", "store", "mapping", "ami")
 

@@ -8,8 +8,8 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ from agent.webhooks.retry import RetryPolicy
 from agent.webhooks.sender import Sender
 from tests.support.agent_runner import running_agent
 from tests.support.api import running_api
+from tests.support.database import locked
 from tests.support.delivery import FunctionSink, system_event
 from tests.support.paths import TRACES
 from tests.support.polling import eventually
@@ -41,18 +42,6 @@ from tests.support.store_rows import delivery, pending
 TRACE = TRACES / "01_internal_answered_caller_hangup.ami"
 QUICK = Backoff(first=0.01, cap=0.05)
 BUSY = 0.05  # seconds a write of the store under test waits for the lock before "database is locked"
-
-
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Another connection holds the database's write lock (BEGIN EXCLUSIVE) until the block ends."""
-    db = sqlite3.connect(path, isolation_level=None, timeout=0)
-    try:
-        db.execute("BEGIN EXCLUSIVE")
-        yield
-        db.execute("COMMIT")
-    finally:
-        db.close()
 
 
 @asynccontextmanager

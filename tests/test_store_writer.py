@@ -16,7 +16,8 @@ from agent.store.facade import NewActivity, Store
 from agent.store.health import Backoff, StoreHealth
 from agent.store.writer import StoreWriter
 from agent.webhooks.retention import Retention
-from tests.test_store_health import locked
+from tests.support.database import locked
+from tests.support.polling import eventually
 
 QUICK = Backoff(first=0.01, cap=0.02)
 NEVER = Backoff(first=3600.0, cap=3600.0)  # a write waiting this long is only tried again when hurried
@@ -117,8 +118,7 @@ class TestStoreWriter:
         rows = StoreWriter("test rows", health, late=lambda n: notes.append(n) or "", backoff=NEVER)
         first, second = Script(LOCKED), Script(LOCKED)
         tasks = [asyncio.create_task(rows.hold(first)), asyncio.create_task(rows.hold(second))]
-        while rows.waiting < 2:  # noqa: ASYNC110 (both tasks run to their first refusal within a few steps)
-            await asyncio.sleep(0)
+        await eventually(lambda: rows.waiting == 2, what="both writes held")
         first.failures, second.failures = [], [LOCKED]
         rows.hurry()
         await tasks[0]
@@ -133,8 +133,7 @@ class TestStoreWriter:
         health = StoreHealth(time.time)
         rows = writer(health, NEVER)
         task = asyncio.create_task(rows.hold(Script(LOCKED)))
-        while not rows.waiting:  # noqa: ASYNC110 (the task reaches its first refusal within a few steps)
-            await asyncio.sleep(0)
+        await eventually(lambda: rows.waiting == 1, what="the write held")
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         assert rows.waiting == 0
@@ -151,11 +150,9 @@ class TestRetention:
         try:
             with locked(tmp_path / "a.db"):
                 task = asyncio.create_task(retention.run())
-                while health.ok:  # noqa: ASYNC110 (the health has no event to wait on)
-                    await asyncio.sleep(0.01)
+                await eventually(lambda: not health.ok, what="the refused purge reported")
                 failing = health.error
-            while not health.ok:  # noqa: ASYNC110 (idem)
-                await asyncio.sleep(0.01)
+            await eventually(lambda: health.ok, what="the purge written")
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             _, total = await store.search_activity()
