@@ -15,6 +15,7 @@ from tests.support.loop import LoopRun, check_loop
 SECONDS, SPEED = 12.0, 8.0
 
 
+@pytest.mark.heavy  # the daemon and the simulator as processes for 12 s
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("keep", [True, False], ids=["recorded-timestamps", "timestamps-now"])
 async def test_daemon_delivers_what_replay_gives(tmp_path: Path, keep: bool) -> None:

@@ -3,9 +3,9 @@
 A run: `event-agent simulate TRACES --loop` as a process; a raw AMI client (`Recorder`) logs in to it first and
 keeps every byte it is sent; then `event-agent run` as a process, with one action bound to all five events that
 posts every parameter as JSON to the suite's receiver (tests/support/receiver.py). After the run the daemon is
-stopped (it drains its deliveries), then the recorder: the recording holds at least everything the daemon was sent, the same bytes
-(the simulator sends every client the same stream, retimed or not). `compare` then checks, call by call, that
-what the receiver got is what `agent.devtools.replay` gives for the recording.
+stopped (it drains its deliveries), then the recorder: the recording holds at least everything the daemon was sent,
+the same bytes (the simulator sends every client the same stream, retimed or not). `compare` then checks, call by
+call, that what the receiver got is what `agent.devtools.replay` gives for the recording.
 
 How far the daemon got is read from what it delivered: the replayed event that comes last in replay's emission
 order among those delivered (matched by `event_id`) is the cut; every replayed event up to the cut must have been
