@@ -2,7 +2,7 @@
 
 The table between the two marker lines of the page is generated; the rest of the page is written by hand.
 `python scripts/docs_admin_api.py` rewrites the table in place; `--check` only says whether it is current
-(exit 1 when not). tests/test_docs.py runs the same comparison, so a route added without regenerating fails.
+(exit 1 when not). tests/docs/test_docs.py runs the same comparison, so a route added without regenerating fails.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The long form of tests/test_loop.py: the daemon against `event-agent simulate --loop` for minutes, checked call by
-call against offline replay of a raw recording of the same stream (tests/support/loop.py)."""
+"""The long form of tests/integration/test_loop.py: the daemon against `event-agent simulate --loop` for minutes,
+checked call by call against offline replay of a raw recording of the same stream (tests/support/loop.py)."""
 
 from __future__ import annotations
 
